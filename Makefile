@@ -1,0 +1,30 @@
+# Two commands a new user needs:  `make demo` (set up, then vectorise + sample) and `make test`.
+# Everything installs into .venv; nothing is needed beforehand but python3 (>= 3.10).
+PYTHON ?= python3
+VENV   ?= .venv
+# A plain `torch` would pull a multi-GB CUDA build; pin the CPU build here. On a GPU machine:
+#   make setup TORCH=torch
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test clean
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	mkdir -p out
+	$(BIN)/sketchkit vectorize sketchkit/examples/cat.png -o out/cat.svg
+	$(BIN)/sketchkit sample bezier -n 16 --seed 0 -o out/bezier_samples.svg
+	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 -o out/sketchode_samples.svg
+	@echo "wrote out/cat.svg out/bezier_samples.svg out/sketchode_samples.svg"
+
+test: setup
+	$(BIN)/python -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

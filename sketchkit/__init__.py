@@ -1,0 +1,32 @@
+"""sketchkit: learn to draw vector sketches, and turn raster line drawings into Bézier strokes.
+
+The public API is small and imported lazily so ``import sketchkit`` (and the CLI) stay fast;
+torch is only imported when a model is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sketchkit.sketch import BezierSketch, Sketch
+
+__version__ = "0.1.0"
+
+__all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "to_png", "read", "__version__"]
+
+_LAZY = {
+    "load_model": ("sketchkit.models.base", "load_model"),
+    "vectorize": ("sketchkit.vectorize", "vectorize"),
+    "to_svg": ("sketchkit.render", "to_svg"),
+    "to_png": ("sketchkit.render", "to_png"),
+    "read": ("sketchkit.data", "read"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'sketchkit' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The ``sketchkit`` command line (typer). Each command module keeps torch out of import time."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: where the real sample data lives, and a CPU-friendly torch setup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SKETCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared/data; skips the calling test with a reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real sample data not found at {path} (set SKETCHKIT_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The ../shared/data folder (skips when absent)."""
+    return shared_path()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    # Tests run on 2-core CI machines; one intra-op thread avoids oversubscription.
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    torch.set_num_threads(1)
+    yield
