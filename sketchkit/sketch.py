@@ -7,6 +7,8 @@ Conventions (used by every adapter, model and renderer in sketchkit):
 * A ``Sketch`` is an ordered list of strokes; stroke ``i`` is a float64 array of shape
   ``(n_i, 2)`` with ``n_i >= 1``. Optional per-point times (same order, shape ``(n_i,)``, in
   milliseconds for Quick, Draw! raw data) live in ``times``.
+* A point cloud (e.g. ink pixels of a raster) is a ``Sketch`` of single-point strokes with
+  ``meta["point_cloud"] = True`` (see :meth:`Sketch.from_point_cloud`); it renders as dots.
 * A ``BezierSketch`` is an ordered list of Bézier curves; curve ``i`` is an array of control
   points of shape ``(d_i + 1, 2)``, so each curve may have its own degree ``d_i >= 1``.
 
@@ -80,6 +82,21 @@ class Sketch:
     def num_points(self) -> int:
         """Total number of points over all strokes."""
         return int(sum(s.shape[0] for s in self.strokes))
+
+    @classmethod
+    def from_point_cloud(cls, points: np.ndarray, *, label: str | None = None, meta: dict[str, Any] | None = None) -> "Sketch":
+        """A point cloud as a Sketch: one single-point stroke per point, ``meta["point_cloud"] = True``.
+
+        Args:
+            points: ``(n, 2)`` unordered points (SVG frame, y down).
+        """
+        pts = _as_points(points, what="point cloud", min_points=0)
+        return cls([p[None, :] for p in pts], label=label, meta={**(meta or {}), "point_cloud": True})
+
+    @property
+    def is_point_cloud(self) -> bool:
+        """True for unordered point clouds (see :meth:`from_point_cloud`): strokes carry no order."""
+        return bool(self.meta.get("point_cloud", False))
 
     def points(self) -> np.ndarray:
         """All points of all strokes concatenated, shape ``(num_points, 2)``."""
