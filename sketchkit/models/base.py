@@ -173,6 +173,10 @@ class SketchModel(nn.Module):
         """Training objective on a batch: a dict with a scalar ``"loss"`` plus logged terms."""
         raise NotImplementedError
 
+    def forward(self, batch: dict[str, torch.Tensor], *, step: int = 0, stage: str = "main") -> dict[str, torch.Tensor]:
+        """Same as :meth:`loss`; lets DistributedDataParallel wrap the model and all-reduce gradients."""
+        return self.loss(batch, step=step, stage=stage)
+
     def stage_parameters(self, stage: str) -> Iterable[nn.Parameter]:
         """Parameters the optimiser updates in ``stage`` (default: all)."""
         return self.parameters()
