@@ -1,0 +1,74 @@
+"""``sketchkit convert IN -o OUT``: between ndjson / npz / bin / svg (file or folder of SVGs).
+
+No torch import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sketchkit.errors import InputError
+
+
+def convert(
+    input: Path = typer.Argument(..., help="Input file or folder (any format sketchkit reads).", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output",
+                                help="Output: .ndjson, .npz (sketch-rnn), .bin (Quick, Draw!), .svg (one sketch) "
+                                     "or a folder (one SVG per sketch).", show_default=False),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Input format name (default: sniffed)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only this split of the input (sketch-rnn npz: train/valid/test)."),
+    category: Optional[list[str]] = typer.Option(None, "--category", "-c", help="Keep only this category (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Convert at most this many sketches."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed input records (counted and reported)."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="SVG input: curve flattening tolerance (user units)."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled input (it can run code)."),
+    size: int = typer.Option(256, "--size", help="SVG output: canvas size in pixels."),
+) -> None:
+    """Convert sketches from INPUT to OUTPUT (the output type comes from its suffix)."""
+    import warnings
+
+    from sketchkit.data import read
+    from sketchkit.data.writers import OUTPUT_KINDS, write
+
+    if not input.exists():
+        raise InputError(f"{input}: no such file or folder")
+    kind = OUTPUT_KINDS.get(output.suffix.lower())
+    if kind is None:
+        raise InputError(f"{output}: unknown output type {output.suffix!r} (use .ndjson, .npz, .bin, .svg or a folder)")
+    if limit is not None and limit < 0:
+        raise InputError(f"--limit: expected >= 0, got {limit}")
+    if output.resolve() == input.resolve():
+        raise InputError(f"{output}: output is the input file")
+    opts: dict = {}
+    if fmt:
+        opts["format"] = fmt
+    if split:
+        opts["split"] = split
+    if category:
+        opts["categories"] = list(category)
+    if tolerance is not None:
+        opts["tolerance"] = tolerance
+    if trust_pickle:
+        opts["trust_pickle"] = True
+    reader = read(input, on_error="skip" if skip_bad else "raise", limit=limit, **opts)
+    wopts = {"size": size} if kind in ("svg", "svg-folder") else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            n = write(reader, output, kind=kind, **wopts)
+        except ValueError as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(str(exc)) from None
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    skipped = len(reader.skipped)
+    typer.echo(f"wrote {n} sketch(es) to {output}" + (f"; skipped {skipped} malformed record(s)" if skipped else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``convert`` to the CLI."""
+    app.command("convert")(convert)

@@ -1,0 +1,394 @@
+"""Ink mask -> centreline skeleton -> ordered stroke paths (pixel coordinates, y down).
+
+The skeleton (``skimage.morphology.skeletonize``) is read as a graph:
+
+1. **Pixels and links.** Skeleton pixels are linked to their 8 neighbours, except a diagonal
+   link whose two pixels already share a 4-connected neighbour (those triangles would fake
+   junctions on staircase lines).
+2. **Nodes and edges.** Pixels with one link are *ends*; pixels with three or more are junction
+   pixels, and 8-connected junction pixels form one *junction* node. Edges are the chains of
+   two-link pixels between nodes; closed chains without a node are loops.
+3. **Clean-up** (repeated until nothing changes): two junctions joined by an edge shorter than
+   the stroke width are merged (an X crossing skeletonises as two Y junctions with a short
+   bridge); *spurs* — edges from a junction to a free end shorter than ``spur_length`` — are
+   dropped; a junction left with two edges dissolves and its edges join.
+4. **Pairing at junctions.** Each edge leaving a junction gets a direction measured between
+   ``width`` and ``width + reach`` px from the junction (skipping the distorted core). Edge ends
+   are paired greedily by how straight they continue (angle between one direction and the
+   reverse of the other), below ``max_turn_deg``; a pen stroke crossing another (X) or the top
+   bar of a T thus stays one path. Unpaired ends stop at the junction.
+5. **Paths.** Chains of paired edges become paths (the points within ``width / 2`` of a junction
+   a path passes through are replaced by the straight join of both sides); leftover chains are
+   closed loops. Paths are oriented and ordered deterministically (see :func:`trace_paths`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["skeleton_paths", "trace_paths", "estimate_stroke_width"]
+
+_OFFSETS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None) -> float:
+    """Line width in px from the distance transform sampled on the skeleton.
+
+    A line ``w`` px wide has its centre pixel about ``(w + 1) / 2`` px from the nearest background
+    pixel centre, so the width is ``2 * median(distance on skeleton) - 1`` (at least 1).
+
+    Args:
+        mask: ``(H, W)`` bool ink mask.
+        skeleton: its skeleton (computed when ``None``).
+
+    Returns:
+        Estimated width in px (``1.0`` for an empty mask).
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return 1.0
+    if skeleton is None:
+        from skimage.morphology import skeletonize
+
+        skeleton = skeletonize(mask)
+    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    vals = dist[skeleton]
+    if vals.size == 0:
+        return 1.0
+    return float(max(1.0, 2.0 * np.median(vals) - 1.0))
+
+
+@dataclass
+class _Edge:
+    a: int  # node id at the start
+    b: int  # node id at the end
+    pts: np.ndarray  # (m, 2) ordered (row, col) pixels from a to b, node pixels included
+    alive: bool = True
+
+    def length(self) -> float:
+        if self.pts.shape[0] < 2:
+            return 0.0
+        return float(np.linalg.norm(np.diff(self.pts, axis=0), axis=1).sum())
+
+
+def _neighbours(skel: np.ndarray) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    h, w = skel.shape
+    rows, cols = np.nonzero(skel)
+    pix = set(zip(rows.tolist(), cols.tolist()))
+    nb: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        out = []
+        for dr, dc in _OFFSETS:
+            q = (r + dr, c + dc)
+            if q not in pix:
+                continue
+            if dr != 0 and dc != 0 and ((r + dr, c) in pix or (r, c + dc) in pix):
+                continue  # diagonal link shortcut by a 4-connected pair
+            out.append(q)
+        nb[(r, c)] = out
+    return nb
+
+
+def _build_graph(skel: np.ndarray):
+    nb = _neighbours(skel)
+    node_of: dict[tuple[int, int], int] = {}
+    node_pixels: list[list[tuple[int, int]]] = []
+    # junction clusters
+    junction = {p for p, q in nb.items() if len(q) >= 3}
+    for p in sorted(junction):
+        if p in node_of:
+            continue
+        nid = len(node_pixels)
+        stack, members = [p], []
+        node_of[p] = nid
+        while stack:
+            u = stack.pop()
+            members.append(u)
+            for dr, dc in _OFFSETS:
+                v = (u[0] + dr, u[1] + dc)
+                if v in junction and v not in node_of:
+                    node_of[v] = nid
+                    stack.append(v)
+        node_pixels.append(sorted(members))
+    for p in sorted(nb):
+        if len(nb[p]) <= 1 and p not in node_of:
+            node_of[p] = len(node_pixels)
+            node_pixels.append([p])
+    edges: list[_Edge] = []
+    used: set[tuple[tuple[int, int], tuple[int, int]]] = set()
+    for p in sorted(node_of):
+        for q in nb[p]:
+            if (p, q) in used or node_of.get(q, -1) == node_of[p]:
+                continue
+            chain = [p, q]
+            used.add((p, q))
+            used.add((q, p))
+            prev, cur = p, q
+            while cur not in node_of:
+                nxt = [v for v in nb[cur] if v != prev]
+                if not nxt:
+                    break
+                v = nxt[0]
+                used.add((cur, v))
+                used.add((v, cur))
+                chain.append(v)
+                prev, cur = cur, v
+            if cur not in node_of:  # dead end inside a chain (should not happen): make it an end
+                node_of[cur] = len(node_pixels)
+                node_pixels.append([cur])
+            edges.append(_Edge(node_of[p], node_of[cur], np.array(chain, dtype=np.float64)))
+    # loops without nodes
+    seen = {p for e in edges for p in map(tuple, e.pts.astype(int).tolist())}
+    loops = []
+    for p in sorted(nb):
+        if p in seen or p in node_of:
+            continue
+        chain, prev, cur = [p], None, p
+        seen.add(p)
+        while True:
+            nxt = [v for v in nb[cur] if v != prev and v not in seen]
+            if not nxt:
+                break
+            prev, cur = cur, nxt[0]
+            seen.add(cur)
+            chain.append(cur)
+        chain.append(p)
+        loops.append(np.array(chain, dtype=np.float64))
+    centres = [np.mean(np.array(px, dtype=np.float64), axis=0) for px in node_pixels]
+    return edges, centres, loops
+
+
+def _degree(edges: list[_Edge], n_nodes: int) -> np.ndarray:
+    deg = np.zeros(n_nodes, dtype=int)
+    for e in edges:
+        if e.alive:
+            deg[e.a] += 1
+            deg[e.b] += 1
+    return deg
+
+
+def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_length: float) -> list[_Edge]:
+    changed = True
+    while changed:
+        changed = False
+        deg = _degree(edges, len(centres))
+        # 1. merge junctions joined by a short edge
+        for e in edges:
+            if e.alive and e.a != e.b and deg[e.a] >= 3 and deg[e.b] >= 3 and e.length() < width:
+                e.alive = False
+                keep, gone = min(e.a, e.b), max(e.a, e.b)
+                centres[keep] = (centres[keep] + centres[gone]) / 2.0
+                for f in edges:
+                    if f.alive:
+                        if f.a == gone:
+                            f.a = keep
+                        if f.b == gone:
+                            f.b = keep
+                changed = True
+                break
+        if changed:
+            continue
+        # 2. drop short spurs (junction -> free end)
+        spurs = [e for e in edges if e.alive and e.a != e.b and e.length() < spur_length
+                 and ((deg[e.a] == 1 and deg[e.b] >= 3) or (deg[e.b] == 1 and deg[e.a] >= 3))]
+        if spurs:
+            min(spurs, key=lambda e: (e.length(), e.a, e.b)).alive = False
+            changed = True
+            continue
+        # 3. dissolve two-edge junction nodes (not free ends)
+        for node in range(len(centres)):
+            if deg[node] != 2:
+                continue
+            inc = [e for e in edges if e.alive and (e.a == node or e.b == node)]
+            if len(inc) != 2 or inc[0] is inc[1]:
+                continue  # a loop hanging on its node stays as is
+            e1, e2 = inc
+            p1 = e1.pts if e1.b == node else e1.pts[::-1]
+            p2 = e2.pts if e2.a == node else e2.pts[::-1]
+            a = e1.a if e1.b == node else e1.b
+            b = e2.b if e2.a == node else e2.a
+            e1.alive = e2.alive = False
+            edges.append(_Edge(a, b, np.concatenate([p1, p2[1:]])))
+            changed = True
+            break
+    return [e for e in edges if e.alive]
+
+
+def _direction(pts: np.ndarray, skip: float, reach: float) -> np.ndarray:
+    """Unit direction leaving ``pts[0]``, measured between arc lengths ``skip`` and ``skip + reach``."""
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    total = cum[-1]
+    if total <= 0:
+        return np.zeros(2)
+    s0 = min(skip, total * 0.3)
+    s1 = min(skip + reach, total)
+    p0 = np.array([np.interp(s0, cum, pts[:, 0]), np.interp(s0, cum, pts[:, 1])])
+    p1 = np.array([np.interp(s1, cum, pts[:, 0]), np.interp(s1, cum, pts[:, 1])])
+    v = p1 - p0
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else np.zeros(2)
+
+
+def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | None = None,
+                max_turn_deg: float = 50.0, with_ends: bool = False) -> list:
+    """Ordered stroke paths of a skeleton (see the module docstring for the method).
+
+    Args:
+        skel: ``(H, W)`` bool one-pixel-wide skeleton.
+        width: stroke width in px (junction core size, short-bridge length).
+        spur_length: spurs shorter than this are dropped (default ``max(2, 1.5 * width)``).
+        max_turn_deg: largest direction change for two edges to continue through a junction.
+
+        with_ends: also say which path ends are free line ends (not at a junction, not closed).
+
+    Returns:
+        List of ``(n_i, 2)`` float64 arrays of (x, y) pixel centres (``col + 0.5, row + 0.5``);
+        with ``with_ends``, a list of ``(path, start_is_free, end_is_free)`` instead.
+        A closed loop repeats its first point at the end. Each open path starts at its end that
+        comes first in (y, x) order; paths are sorted by their first point (y, then x).
+    """
+    skel = np.asarray(skel, dtype=bool)
+    if spur_length is None:
+        spur_length = max(2.0, 1.5 * width)
+    edges, centres, loops = _build_graph(skel)
+    had_edges = {e.a for e in edges} | {e.b for e in edges}
+    edges = _simplify(edges, centres, width, spur_length)
+    deg = _degree(edges, len(centres))
+    # edge ends at junctions and their outgoing directions
+    ends_at: dict[int, list[tuple[int, int]]] = {}
+    for i, e in enumerate(edges):
+        ends_at.setdefault(e.a, []).append((i, 0))
+        ends_at.setdefault(e.b, []).append((i, 1))
+    partner: dict[tuple[int, int], tuple[int, int]] = {}
+    cos_max = math.cos(math.radians(max_turn_deg))
+    reach = max(3.0 * width, 6.0)
+    for node, ends in sorted(ends_at.items()):
+        if deg[node] < 3:
+            continue
+        dirs = {}
+        for (i, side) in ends:
+            pts = edges[i].pts if side == 0 else edges[i].pts[::-1]
+            dirs[(i, side)] = _direction(pts, 0.75 * width, reach)
+        cands = []
+        for x in range(len(ends)):
+            for y in range(x + 1, len(ends)):
+                u, v = ends[x], ends[y]
+                c = -float(dirs[u] @ dirs[v])  # 1 = straight continuation
+                if c >= cos_max:
+                    cands.append((-c, u, v))
+        cands.sort()
+        for _, u, v in cands:
+            if u in partner or v in partner:
+                continue
+            partner[u] = v
+            partner[v] = u
+
+    def oriented(i: int, side: int) -> np.ndarray:
+        return edges[i].pts if side == 0 else edges[i].pts[::-1]
+
+    def node_at(i: int, side: int) -> int:
+        return edges[i].a if side == 0 else edges[i].b
+
+    last_end: list[int] = [-1]
+
+    def walk(i: int, side: int, visited: set[int]) -> tuple[list[np.ndarray], bool]:
+        chain = []
+        cur = (i, side)
+        while True:
+            visited.add(cur[0])
+            chain.append(oriented(*cur))
+            other = (cur[0], 1 - cur[1])
+            nxt = partner.get(other)
+            if nxt is None:
+                last_end[0] = node_at(*other)
+                return chain, False
+            if nxt[0] in visited:
+                return chain, True
+            cur = nxt
+
+    def join(chain: list[np.ndarray], closed: bool) -> np.ndarray:
+        r = width / 2.0
+        out = [chain[0]]
+        for nxt in chain[1:]:
+            prev = out[-1]
+            centre = prev[-1]
+            keep_prev = np.linalg.norm(prev - centre, axis=1) > r
+            keep_prev[0] = True
+            cut = len(prev) - np.argmax(keep_prev[::-1])  # keep up to the last point outside r
+            out[-1] = prev[:max(cut, 1)]
+            d_next = np.linalg.norm(nxt - nxt[0], axis=1) > r
+            start = int(np.argmax(d_next)) if d_next.any() else len(nxt) - 1
+            out.append(nxt[start:])
+        pts = np.concatenate(out)
+        if closed and not np.array_equal(pts[0], pts[-1]):
+            pts = np.concatenate([pts, pts[:1]])
+        return pts
+
+    visited: set[int] = set()
+    paths = []
+    free: list[tuple[bool, bool]] = []
+    starts = []
+    for i, e in enumerate(edges):
+        for side in (0, 1):
+            if (i, side) not in partner:
+                starts.append((i, side))
+    for i, side in starts:
+        if i in visited:
+            continue
+        chain, closed = walk(i, side, visited)
+        paths.append(join(chain, closed))
+        free.append((not closed and deg[node_at(i, side)] == 1, not closed and deg[last_end[0]] == 1))
+    for i in range(len(edges)):
+        if i in visited:
+            continue
+        chain, closed = walk(i, 0, visited)
+        paths.append(join(chain, True))
+        free.append((False, False))
+    paths.extend(loops)
+    free.extend([(False, False)] * len(loops))
+    # isolated pixels (nodes with no edge) become dots
+    for node, c in enumerate(centres):
+        if node not in had_edges:
+            paths.append(c[None, :])
+            free.append((False, False))
+    out = []
+    for p, (f0, f1) in zip(paths, free):
+        xy = p[:, ::-1] + 0.5  # (row, col) -> (x, y) pixel centres
+        closed = xy.shape[0] > 2 and np.array_equal(xy[0], xy[-1])
+        if closed:
+            k = int(np.lexsort((xy[:-1, 0], xy[:-1, 1]))[0])
+            xy = np.concatenate([xy[k:-1], xy[:k], xy[k:k + 1]])
+        elif (xy[-1, 1], xy[-1, 0]) < (xy[0, 1], xy[0, 0]):
+            xy = xy[::-1]
+            f0, f1 = f1, f0
+        out.append((np.ascontiguousarray(xy), bool(f0), bool(f1)))
+    out.sort(key=lambda a: (float(a[0][0, 1]), float(a[0][0, 0]), a[0].shape[0]))
+    return out if with_ends else [p for p, _, _ in out]
+
+
+def skeleton_paths(mask: np.ndarray, *, width: float | None = None, **kwargs) -> tuple[list[np.ndarray], float]:
+    """Skeletonise an ink mask and trace its stroke paths.
+
+    Args:
+        mask: ``(H, W)`` bool ink mask.
+        width: stroke width in px, or ``None`` to estimate it (:func:`estimate_stroke_width`).
+        **kwargs: passed to :func:`trace_paths`.
+
+    Returns:
+        ``(paths, width)``: the paths as in :func:`trace_paths` and the width used.
+    """
+    from skimage.morphology import skeletonize
+
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"mask: expected shape (H, W), got {mask.shape}")
+    skel = skeletonize(mask)
+    if width is None:
+        width = estimate_stroke_width(mask, skel)
+    return trace_paths(skel, width=width, **kwargs), width

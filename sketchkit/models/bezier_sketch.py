@@ -1,0 +1,807 @@
+"""BézierSketch: a stroke embedder (inverse graphics) plus an RNN generator over Bézier strokes.
+
+Das, Yang, Hospedales, Xiang, Song. *BézierSketch: A generative model for scalable vector
+sketches.* ECCV 2020 (arXiv 2007.02190).
+
+Two stages, trained in order by :func:`sketchkit.train.train`:
+
+1. **embedder** — one stroke (``(n, 2)`` points, translated so its first point is the origin and
+   divided by its largest point norm) is read by a bidirectional LSTM. A t-head gives monotone
+   parameters ``t = cumsum(softmax(logits))`` with ``t_0 = 0`` pinned and ``t_last = 1``; a
+   control-point head gives offsets ``dP_1..dP_d`` with ``P_0 = 0`` and ``P = cumsum(dP)``. The
+   decoder is the fixed Bernstein evaluation, the loss is the mean squared point distance between
+   ``B(t_i)`` and the points plus ``smoothness_weight * mean |dP|^2``. Several degrees can be
+   trained together (multi-degree mode); inference picks the lowest degree whose fit is under
+   ``degree_threshold``. ``rational=True`` adds a positive weight per control point (softplus).
+   At inference, ``refine_steps`` rounds of closed-form least squares on the control points given
+   ``t`` (and Newton steps on ``t``) may polish the network's prediction (measured in
+   ``scripts/bench_embedder.py``).
+2. **generator** — the frozen embedder turns every stroke into one token
+   ``[dP_1..dP_d, P_0]`` (sketch normalised to a unit box, offsets divided by ``offset_scale`` and
+   the absolute start point by ``start_scale``). A sequence-to-sequence VAE models the token
+   sequence: BiLSTM encoder -> latent ``z``; LSTM decoder initialised from ``tanh(Linear(z))``;
+   a diagonal Gaussian mixture over each token plus a stop bit. The KL term is annealed with the
+   training step and floored (sketch-rnn style).
+
+Coordinates: samples come out in the normalised sketch frame (the sketch's bounding box centred
+at the origin, its larger side spanning ``[-1, 1]``, y down). :meth:`BezierSketchModel.complete`
+and :meth:`BezierSketchModel.embed_strokes` return curves in the caller's own coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sketchkit.geometry import bezier_torch
+from sketchkit.models.base import ModelConfig, SketchModel, register_model
+from sketchkit.models.layers import MixtureDensityHead, MixtureParams
+from sketchkit.sketch import BezierSketch, Sketch
+
+__all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
+
+
+@dataclass(frozen=True)
+class BezierSketchConfig(ModelConfig):
+    """Hyper-parameters and data constants of a BézierSketch model (saved in ``config.json``)."""
+
+    family: ClassVar[str] = "bezier"
+
+    # --- stroke embedder -------------------------------------------------------------------
+    min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
+    max_degree: int = 5  # highest degree; generator tokens use it (degree 5: 12-number tokens, fits most strokes)
+    rational: bool = False  # also predict a positive weight per control point (softplus)
+    embed_hidden: int = 64  # BiLSTM hidden size per direction (strokes are short; 64 keeps CPU inference fast)
+    embed_layers: int = 1  # BiLSTM layers (public code: 1)
+    embed_latent: int = 128  # size of the stroke latent before the control-point heads
+    max_stroke_points: int = 48  # longer strokes are resampled uniformly in arc length to this many points
+    min_stroke_scale: float = 1e-6  # strokes whose largest point norm is below this are treated as dots
+    smoothness_weight: float = 1e-2  # weight of mean |dP|^2 (public code: 1e-2)
+    degree_threshold: float = 5e-4  # multi-degree: lowest degree whose mean squared error (stroke units) is below this
+    refine_steps: int = 1  # inference: rounds of closed-form control points given t (+ Newton on t after the first)
+    refine_ridge: float = 1e-4  # ridge pulling refined control points to the network's (keeps few-point strokes sane)
+    split_angle: float = 0.0  # degrees; split strokes at corners turning more than this (0 = never split)
+    split_epsilon: float = 0.03  # RDP tolerance (fraction of the stroke's extent) used to find corners
+    embed_rotate: bool = True  # training: rotate each stroke by a random angle (the fit is rotation-equivariant)
+
+    # --- generator ---------------------------------------------------------------------------
+    enc_hidden: int = 128  # encoder BiLSTM hidden per direction (public 256; token sequences are short, <= max_strokes)
+    dec_hidden: int = 256  # decoder LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
+    latent_dim: int = 128  # VAE latent (public 512; ours smaller for CPU and small data)
+    num_mixtures: int = 8  # Gaussian components per token (public 3; more captures control-point correlations)
+    max_strokes: int = 24  # longest token sequence (training truncates, sampling stops here)
+    sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
+    kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)
+    kl_floor: float = 0.2  # KL below this per sketch is not penalised (sketch-rnn: 0.2)
+    kl_anneal_steps: int = 2000  # KL weight ramps linearly from 0 to kl_weight over these steps
+    random_scale: float = 0.15  # training: scale x and y of each sketch by U(1 - s, 1 + s) (sketch-rnn: 0.15)
+    offset_scale: float = 0.1  # control-point offsets (unit-box units) are divided by this in tokens
+    start_scale: float = 0.5  # absolute stroke start points (unit-box units) are divided by this in tokens
+    dropout: float = 0.0  # dropout on decoder outputs (0: data is small, runs are short)
+
+
+@dataclass
+class EmbeddedStrokes:
+    """Batched embedder output for strokes in their own normalised frame.
+
+    Attributes:
+        control_points: ``{degree: (S, degree + 1, 2)}`` control points (``P_0 = 0`` unless refined).
+        weights: ``{degree: (S, degree + 1)}`` rational weights, or ``{}``.
+        t: ``{degree: (S, N)}`` parameters per point (padding entries meaningless).
+        mse: ``{degree: (S,)}`` mean squared point distance of each fit.
+        degree: ``(S,)`` selected degree per stroke (lowest under the threshold, else the highest).
+    """
+
+    control_points: dict[int, torch.Tensor]
+    weights: dict[int, torch.Tensor]
+    t: dict[int, torch.Tensor]
+    mse: dict[int, torch.Tensor]
+    degree: torch.Tensor
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy helpers (stroke preparation)
+# ----------------------------------------------------------------------------------------------
+
+def _resample(points: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points uniform in arc length along a polyline ``(m, 2)``."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    if s[-1] <= 0:
+        return np.repeat(points[:1], n, axis=0)
+    target = np.linspace(0.0, s[-1], n)
+    return np.stack([np.interp(target, s, points[:, k]) for k in range(2)], axis=1)
+
+
+def _rdp_indices(points: np.ndarray, epsilon: float) -> list[int]:
+    """Indices kept by Ramer-Douglas-Peucker simplification (iterative, always keeps the ends)."""
+    n = points.shape[0]
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = keep[-1] = True
+    stack = [(0, n - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j <= i + 1:
+            continue
+        a, b = points[i], points[j]
+        ab = b - a
+        rel = points[i + 1:j] - a
+        denom = float(np.hypot(*ab))
+        if denom > 0:
+            dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / denom
+        else:
+            dist = np.hypot(rel[:, 0], rel[:, 1])
+        k = int(np.argmax(dist))
+        if dist[k] > epsilon:
+            m = i + 1 + k
+            keep[m] = True
+            stack.extend([(i, m), (m, j)])
+    return [int(i) for i in np.flatnonzero(keep)]
+
+
+def _split_at_corners(points: np.ndarray, angle_deg: float, epsilon_frac: float) -> list[np.ndarray]:
+    """Split a stroke where its RDP-simplified polyline turns by more than ``angle_deg``."""
+    if angle_deg <= 0 or points.shape[0] < 3:
+        return [points]
+    extent = float(np.max(points.max(0) - points.min(0)))
+    if extent <= 0:
+        return [points]
+    idx = _rdp_indices(points, epsilon_frac * extent)
+    cuts = []
+    for a, b, c in zip(idx[:-2], idx[1:-1], idx[2:]):
+        u, v = points[b] - points[a], points[c] - points[b]
+        nu, nv = np.hypot(*u), np.hypot(*v)
+        if nu == 0 or nv == 0:
+            continue
+        cos = float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))
+        if math.degrees(math.acos(cos)) > angle_deg:
+            cuts.append(b)
+    if not cuts:
+        return [points]
+    bounds = [0, *cuts, points.shape[0] - 1]
+    return [points[s:e + 1] for s, e in zip(bounds[:-1], bounds[1:])]
+
+
+def _unit_box(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre and half-size of the larger side of the bounding box (floor 1e-6)."""
+    lo, hi = points.min(0), points.max(0)
+    return (lo + hi) / 2.0, max(float(np.max(hi - lo)) / 2.0, 1e-6)
+
+
+def _as_stroke_list(strokes: Sketch | Sequence[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(strokes, Sketch):
+        return list(strokes.strokes)
+    out = []
+    for i, s in enumerate(strokes):
+        arr = np.asarray(s, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
+            raise ValueError(f"stroke {i}: expected an array of shape (n >= 1, 2), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"stroke {i}: coordinates must be finite")
+        out.append(arr)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the model
+# ----------------------------------------------------------------------------------------------
+
+@register_model
+class BezierSketchModel(SketchModel):
+    """BézierSketch stroke embedder + stroke-token VAE generator (see the module docstring)."""
+
+    config_class: ClassVar[type[ModelConfig]] = BezierSketchConfig
+    stages: ClassVar[tuple[str, ...]] = ("embedder", "generator")
+
+    def __init__(self, config: BezierSketchConfig) -> None:
+        super().__init__(config)
+        c = config
+        if not 1 <= c.min_degree <= c.max_degree:
+            raise ValueError(f"need 1 <= min_degree <= max_degree, got {c.min_degree}, {c.max_degree}")
+        if c.max_stroke_points < 2:
+            raise ValueError(f"max_stroke_points must be >= 2, got {c.max_stroke_points}")
+        self.degrees = list(range(c.min_degree, c.max_degree + 1))
+        # -- embedder: features per point are (x, y, dx, dy) in the stroke frame
+        self.embed_lstm = nn.LSTM(4, c.embed_hidden, num_layers=c.embed_layers, batch_first=True,
+                                  bidirectional=True)
+        self.t_head = nn.Linear(2 * c.embed_hidden, len(self.degrees))  # one t-logit per point and degree
+        self.embed_to_latent = nn.Sequential(nn.Linear(4 * c.embed_hidden, c.embed_latent), nn.Tanh())
+        self.cp_heads = nn.ModuleList([nn.Linear(c.embed_latent, 2 * d) for d in self.degrees])
+        self.w_heads = nn.ModuleList([nn.Linear(c.embed_latent, d + 1) for d in self.degrees]) if c.rational else None
+        # -- generator
+        d = c.max_degree
+        self.token_dim = 2 * d + 2 + ((d + 1) if c.rational else 0)
+        self.encoder = nn.LSTM(self.token_dim, c.enc_hidden, batch_first=True, bidirectional=True)
+        self.to_latent = nn.Linear(2 * c.enc_hidden, 2 * c.latent_dim)  # -> (mu, logvar)
+        self.dec_init = nn.Linear(c.latent_dim, 2 * c.dec_hidden)  # -> tanh -> (h0, c0)
+        self.decoder = nn.LSTM(self.token_dim + 1 + c.latent_dim, c.dec_hidden, batch_first=True)
+        self.dec_dropout = nn.Dropout(c.dropout)
+        self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=1,
+                                       sigma_min=c.sigma_min)
+        self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
+        self._embed_version = 0
+
+    # ---------------------------------------------------------------- parameters per stage
+    def _embedder_modules(self) -> list[nn.Module]:
+        mods: list[nn.Module] = [self.embed_lstm, self.t_head, self.embed_to_latent, self.cp_heads]
+        if self.w_heads is not None:
+            mods.append(self.w_heads)
+        return mods
+
+    def stage_parameters(self, stage: str) -> Iterable[nn.Parameter]:
+        """Embedder parameters in ``"embedder"``; generator parameters (embedder frozen) otherwise."""
+        if stage == "embedder":
+            return [p for m in self._embedder_modules() for p in m.parameters()]
+        if stage == "generator":
+            mods = [self.encoder, self.to_latent, self.dec_init, self.decoder, self.head]
+            return [p for m in mods for p in m.parameters()]
+        raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
+
+    # ---------------------------------------------------------------- stroke preparation
+    def _prepare_strokes(self, strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Normalise strokes for the embedder.
+
+        Returns:
+            points ``(S, N, 2)`` float32 (zero padded), lengths ``(S,)``, origins ``(S, 2)`` and
+            scales ``(S,)`` such that ``original = points * scale + origin``.
+        """
+        c = self.config
+        normed, origins, scales = [], [], []
+        for s in strokes:
+            if s.shape[0] > c.max_stroke_points:
+                s = _resample(s, c.max_stroke_points)
+            origin = s[0]
+            rel = s - origin
+            scale = float(np.max(np.hypot(rel[:, 0], rel[:, 1])))
+            scale = scale if scale > c.min_stroke_scale else 1.0
+            normed.append(rel / scale)
+            origins.append(origin)
+            scales.append(scale)
+        n_max = max([p.shape[0] for p in normed] + [1])
+        pts = np.zeros((len(normed), n_max, 2), dtype=np.float32)
+        lengths = np.zeros(len(normed), dtype=np.int64)
+        for i, p in enumerate(normed):
+            pts[i, :p.shape[0]] = p
+            lengths[i] = p.shape[0]
+        return pts, lengths, np.asarray(origins, dtype=np.float64).reshape(-1, 2), np.asarray(scales)
+
+    def _split(self, stroke: np.ndarray) -> list[np.ndarray]:
+        return _split_at_corners(stroke, self.config.split_angle, self.config.split_epsilon)
+
+    # ---------------------------------------------------------------- embedder forward
+    def _embed_raw(self, pts: torch.Tensor, lengths: torch.Tensor) -> dict[str, Any]:
+        """Network prediction for normalised strokes ``pts`` ``(S, N, 2)``, ``lengths`` ``(S,)``."""
+        S, N, _ = pts.shape
+        idx = torch.arange(N, device=pts.device)
+        mask = idx[None, :] < lengths[:, None]  # (S, N)
+        diff = torch.diff(pts, dim=1, prepend=pts[:, :1]) * mask[..., None]
+        feats = torch.cat([pts, diff], dim=-1)  # (S, N, 4)
+        packed = pack_padded_sequence(feats, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        out, (h, cell) = self.embed_lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=N)  # (S, N, 2H)
+        summary = torch.cat([h[-2], h[-1], cell[-2], cell[-1]], dim=-1)  # (S, 4H)
+        latent = self.embed_to_latent(summary)  # (S, L)
+        logits = self.t_head(out)  # (S, N, G)
+        inner = mask & (idx[None, :] >= 1)  # t_0 = 0 is pinned; the softmax runs over points 1..n-1
+        logits = logits.masked_fill(~inner[..., None], -1e9)
+        w = torch.softmax(logits, dim=1) * inner[..., None]  # (S, N, G)
+        t_all = torch.cumsum(w, dim=1).clamp(0.0, 1.0)  # (S, N, G), monotone, t_last = 1
+        cps, ws, ts, dps = {}, {}, {}, {}
+        for g, d in enumerate(self.degrees):
+            dp = self.cp_heads[g](latent).view(S, d, 2)  # (S, d, 2)
+            cp = torch.cat([torch.zeros(S, 1, 2, dtype=dp.dtype, device=dp.device), torch.cumsum(dp, 1)], 1)
+            cps[d], dps[d], ts[d] = cp, dp, t_all[..., g]  # cp: (S, d + 1, 2)
+            if self.w_heads is not None:
+                ws[d] = nn.functional.softplus(self.w_heads[g](latent)) + 1e-3  # (S, d + 1)
+        return {"cp": cps, "w": ws, "t": ts, "dp": dps, "mask": mask}
+
+    @staticmethod
+    def _curve(cp: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        """Evaluate ``(S, d + 1, 2)`` curves at ``(S, N)`` parameters -> ``(S, N, 2)``."""
+        if w is None:
+            return bezier_torch.evaluate(cp, t)
+        basis = bezier_torch.bernstein_basis(cp.shape[-2] - 1, t) * w[:, None, :]  # (S, N, d + 1)
+        return (basis @ cp) / basis.sum(-1, keepdim=True).clamp_min(1e-12)
+
+    @staticmethod
+    def _masked_mse(curve: torch.Tensor, pts: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared point distance per stroke ``(S,)`` over valid points."""
+        sq = ((curve - pts) ** 2).sum(-1) * mask  # (S, N)
+        return sq.sum(1) / mask.sum(1).clamp(min=1)
+
+    def _solve_cp(self, pts: torch.Tensor, m: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
+                  prior: torch.Tensor) -> torch.Tensor:
+        """Least-squares control points for fixed ``t`` (ridge ``refine_ridge`` towards ``prior``)."""
+        d = prior.shape[1] - 1
+        basis = bezier_torch.bernstein_basis(d, t) * m  # (S, N, d + 1), padding rows zeroed
+        if w is not None:  # rational: the curve is still linear in P for fixed t and w
+            basis = basis * w[:, None, :]
+            basis = basis / basis.sum(-1, keepdim=True).clamp_min(1e-12) * m
+        eye = torch.eye(d + 1, dtype=pts.dtype, device=pts.device)
+        a = basis.transpose(1, 2) @ basis + self.config.refine_ridge * eye  # (S, d + 1, d + 1)
+        b = basis.transpose(1, 2) @ (pts * m) + self.config.refine_ridge * prior  # (S, d + 1, 2)
+        return torch.linalg.solve(a, b)
+
+    def _refine(self, pts: torch.Tensor, mask: torch.Tensor, cp: torch.Tensor, t: torch.Tensor,
+                w: torch.Tensor | None, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Polish a prediction (inference only).
+
+        Round 1: closed-form least-squares control points for the predicted ``t``. Each further
+        round (polynomial curves): one joint Gauss-Newton step on the control points and the
+        interior ``t`` (Levenberg-Marquardt damped; the ``t`` block of ``J^T J`` is diagonal and is
+        eliminated by a Schur complement), ``t`` projected back to a monotone sequence with pinned
+        ends, control points re-solved exactly, and the step kept only for strokes it improves.
+        """
+        if steps <= 0:
+            return cp, t
+        S, N, _ = pts.shape
+        d = cp.shape[1] - 1
+        m = mask.to(pts.dtype)[..., None]  # (S, N, 1)
+        prior = cp
+        cp = self._solve_cp(pts, m, t, w, prior)
+        if w is not None or steps == 1:
+            return cp, t
+        n_valid = mask.sum(1, keepdim=True)
+        idx = torch.arange(N, device=pts.device)[None, :]
+        interior = ((idx > 0) & (idx < n_valid - 1)).to(pts.dtype)  # (S, N): the free parameters
+        mse = self._masked_mse(bezier_torch.evaluate(cp, t), pts, mask)
+        eye2 = torch.eye(2, dtype=pts.dtype, device=pts.device)
+        k = 2 * (d + 1)
+        damp = torch.full((S,), 0.1, dtype=pts.dtype, device=pts.device)  # LM damping per stroke
+        for _ in range(steps - 1):
+            basis = bezier_torch.bernstein_basis(d, t) * m  # (S, N, d + 1)
+            deriv = bezier_torch.evaluate(d * (cp[:, 1:] - cp[:, :-1]), t) * interior[..., None]  # (S, N, 2)
+            resid = (basis @ cp - pts) * m  # (S, N, 2)
+            a = torch.einsum("snk,snl->skl", basis, basis)  # (S, d + 1, d + 1)
+            a_full = torch.einsum("skl,cd->skcld", a, eye2).reshape(S, k, k)
+            cross = torch.einsum("snk,snc->skcn", basis, deriv).reshape(S, k, N)  # (S, 2(d+1), N)
+            d_t = (deriv * deriv).sum(-1)  # (S, N)
+            g_cp = torch.einsum("snk,snc->skc", basis, resid).reshape(S, k)
+            g_t = (deriv * resid).sum(-1)  # (S, N)
+            a_d = a_full + damp[:, None, None] * torch.diag_embed(torch.diagonal(a_full, dim1=1, dim2=2) + 1e-12)
+            dt_d = d_t * (1 + damp[:, None]) + 1e-12 + (1 - interior)  # pinned entries: no step
+            schur = a_d - torch.einsum("skn,sln->skl", cross / dt_d[:, None, :], cross)
+            rhs = -g_cp + torch.einsum("skn,sn->sk", cross, g_t / dt_d)
+            delta_cp = torch.linalg.solve(schur, rhs[..., None])[..., 0]  # (S, k)
+            delta_t = -(g_t + torch.einsum("skn,sk->sn", cross, delta_cp)) / dt_d * interior
+            trial_t = torch.cummax((t + delta_t).clamp(0.0, 1.0) * interior + t * (1 - interior), dim=1).values
+            trial_t = torch.where(mask, trial_t, t)
+            trial_cp = self._solve_cp(pts, m, trial_t, None, prior)
+            trial_mse = self._masked_mse(bezier_torch.evaluate(trial_cp, trial_t), pts, mask)
+            better = torch.isfinite(trial_mse) & (trial_mse < mse)  # (S,)
+            cp = torch.where(better[:, None, None], trial_cp, cp)
+            t = torch.where(better[:, None], trial_t, t)
+            mse = torch.where(better, trial_mse, mse)
+            damp = torch.where(better, (damp / 3).clamp_min(1e-9), damp * 8)
+        return cp, t
+
+    def embed_batch(self, pts: torch.Tensor, lengths: torch.Tensor, *, refine_steps: int | None = None,
+                    degrees: Sequence[int] | None = None) -> EmbeddedStrokes:
+        """Embed normalised strokes (inference; no gradient).
+
+        Args:
+            pts: ``(S, N, 2)`` strokes, first point at the origin, largest point norm 1, zero padded.
+            lengths: ``(S,)`` valid points per stroke (>= 1).
+            refine_steps: override ``config.refine_steps``.
+            degrees: compute (refine, score) only these degrees (default: every head's degree).
+
+        Returns:
+            :class:`EmbeddedStrokes` with one entry per computed degree and the selected degree
+            per stroke (among the computed ones).
+        """
+        degrees = list(self.degrees if degrees is None else degrees)
+        if not degrees or any(d not in self.degrees for d in degrees):
+            raise ValueError(f"degrees must be a non-empty subset of {self.degrees}, got {degrees}")
+        steps = self.config.refine_steps if refine_steps is None else int(refine_steps)
+        pts, lengths = pts.to(self.device), lengths.to(self.device)
+        with torch.no_grad():
+            raw = self._embed_raw(pts, lengths)
+            mask = raw["mask"]
+            cps, ts, mses = {}, {}, {}
+            for d in sorted(degrees):
+                w = raw["w"].get(d)
+                cp, t = self._refine(pts, mask, raw["cp"][d], raw["t"][d], w, steps)
+                cps[d], ts[d] = cp, t
+                mses[d] = self._masked_mse(self._curve(cp, t, w), pts, mask)
+            chosen = torch.full((pts.shape[0],), max(degrees), dtype=torch.long, device=pts.device)
+            for d in sorted(degrees, reverse=True):
+                chosen = torch.where(mses[d] < self.config.degree_threshold, torch.full_like(chosen, d), chosen)
+        cpu = lambda d: {k: v.cpu() for k, v in d.items()}  # noqa: E731  (results live on the CPU)
+        return EmbeddedStrokes(cpu(cps), cpu(raw["w"]), cpu(ts), cpu(mses), chosen.cpu())
+
+    def embed_strokes(self, strokes: Sketch | Sequence[np.ndarray], *, degree: int | None = None,
+                      refine_steps: int | None = None) -> BezierSketch:
+        """Inverse graphics on user strokes: one Bézier curve per stroke, in the strokes' coordinates.
+
+        Args:
+            strokes: a :class:`Sketch` or a list of ``(n_i, 2)`` point arrays (any units).
+            degree: force this degree (one of ``min_degree..max_degree``); default: the lowest
+                degree whose normalised fit error is under ``config.degree_threshold``.
+            refine_steps: override ``config.refine_steps`` (0 = the network's raw prediction).
+
+        Returns:
+            ``BezierSketch`` with one curve per stroke (after corner splitting when
+            ``config.split_angle > 0``); ``meta["mse"]`` holds each curve's mean squared error in
+            stroke-normalised units.
+        """
+        if degree is not None and degree not in self.degrees:
+            raise ValueError(f"degree must be one of {self.degrees}, got {degree}")
+        label = strokes.label if isinstance(strokes, Sketch) else None
+        pieces = [p for s in _as_stroke_list(strokes) for p in self._split(s)]
+        if not pieces:
+            return BezierSketch([], label=label)
+        pts, lengths, origins, scales = self._prepare_strokes(pieces)
+        emb = self.embed_batch(torch.from_numpy(pts), torch.from_numpy(lengths), refine_steps=refine_steps,
+                               degrees=None if degree is None else [degree])
+        curves, weights, errs = [], [], []
+        for i in range(len(pieces)):
+            d = degree if degree is not None else int(emb.degree[i])
+            curves.append(emb.control_points[d][i].double().numpy() * scales[i] + origins[i])
+            errs.append(float(emb.mse[d][i]))
+            if self.config.rational:
+                weights.append(emb.weights[d][i].double().numpy())
+        return BezierSketch(curves, weights=weights if self.config.rational else None, label=label,
+                            meta={"mse": errs})
+
+    # ---------------------------------------------------------------- tokens
+    def _sketch_tokens(self, sketches: Sequence[Sketch]) -> list[np.ndarray]:
+        """Token sequence ``(S_i, token_dim)`` per sketch (cached while the embedder is unchanged)."""
+        c, d = self.config, self.config.max_degree
+        todo = [k for k, s in enumerate(sketches)
+                if (hit := self._token_cache.get(id(s))) is None or hit[0] is not s or hit[1] != self._embed_version]
+        if todo:
+            pieces, owner, frames = [], [], {}
+            for k in todo:
+                sk = sketches[k]
+                strokes = [p for s in sk.strokes for p in self._split(s)][: c.max_strokes]
+                centre, half = _unit_box(sk.points()) if sk.num_points else (np.zeros(2), 1.0)
+                frames[k] = (centre, half)
+                for p in strokes:
+                    pieces.append((p - centre) / half)
+                    owner.append(k)
+            per = {k: [] for k in todo}
+            if pieces:
+                pts, lengths, origins, scales = self._prepare_strokes(pieces)
+                emb = self.embed_batch(torch.from_numpy(pts), torch.from_numpy(lengths), degrees=[d])
+                cp = emb.control_points[d].double().numpy()  # (P, d + 1, 2) in stroke units
+                cp = cp * scales[:, None, None] + origins[:, None, :]  # unit-box units
+                dp = np.diff(cp, axis=1).reshape(len(pieces), -1) / c.offset_scale  # (P, 2d)
+                start = cp[:, 0] / c.start_scale  # (P, 2)
+                tok = [dp, start]
+                if c.rational:
+                    tok.append(np.log(emb.weights[d].double().numpy()))
+                tok = np.concatenate(tok, axis=1).astype(np.float32)
+                for j, k in enumerate(owner):
+                    per[k].append(tok[j])
+            if len(self._token_cache) > 200_000:
+                self._token_cache.clear()
+            for k in todo:
+                arr = np.stack(per[k]) if per[k] else np.zeros((0, self.token_dim), dtype=np.float32)
+                self._token_cache[id(sketches[k])] = (sketches[k], self._embed_version, arr)
+        return [self._token_cache[id(s)][2] for s in sketches]
+
+    def _tokens_to_curves(self, tokens: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """``(S, token_dim)`` tokens -> control points ``(d + 1, 2)`` in unit-box units (+ weights)."""
+        c, d = self.config, self.config.max_degree
+        tokens = np.asarray(tokens, dtype=np.float64)
+        curves, weights = [], ([] if c.rational else None)
+        for tok in tokens:
+            dp = tok[: 2 * d].reshape(d, 2) * c.offset_scale
+            start = tok[2 * d: 2 * d + 2] * c.start_scale
+            curves.append(np.concatenate([start[None], start + np.cumsum(dp, axis=0)], axis=0))
+            if weights is not None:
+                weights.append(np.exp(np.clip(tok[2 * d + 2:], -10, 10)))
+        return curves, weights
+
+    def _pad_tokens(self, seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        length = max([len(s) for s in seqs] + [1])
+        out = torch.zeros(len(seqs), length, self.token_dim)
+        lengths = torch.zeros(len(seqs), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            if len(s):
+                out[i, : len(s)] = torch.from_numpy(s)
+            lengths[i] = len(s)
+        return out, lengths
+
+    # ---------------------------------------------------------------- collate / loss
+    def collate(self, sketches: Sequence[Sketch], *, stage: str = "embedder",
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Batch for ``stage``.
+
+        ``"embedder"``: every stroke of every sketch becomes one sample -> ``points`` ``(S, N, 2)``,
+        ``lengths`` ``(S,)`` (random rotation per stroke if ``embed_rotate``).
+        ``"generator"``: one token sequence per sketch -> ``tokens`` ``(B, L, token_dim)``,
+        ``lengths`` ``(B,)`` (random x/y scale per sketch); sketches without strokes are skipped.
+        """
+        if stage == "embedder":
+            strokes = [p for sk in sketches for s in sk.strokes for p in self._split(s)]
+            if not strokes:
+                raise ValueError("collate: no strokes in the batch")
+            pts, lengths, _, _ = self._prepare_strokes(strokes)
+            pts_t = torch.from_numpy(pts)
+            if self.config.embed_rotate:
+                ang = torch.rand(len(strokes), generator=generator) * (2 * math.pi)
+                cos, sin = torch.cos(ang), torch.sin(ang)
+                rot = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)  # (S, 2, 2)
+                pts_t = pts_t @ rot
+            return {"points": pts_t, "lengths": torch.from_numpy(lengths)}
+        if stage == "generator":
+            seqs = [s for s in self._sketch_tokens(sketches) if len(s)]
+            if not seqs:
+                raise ValueError("collate: no sketch in the batch has strokes")
+            tokens, lengths = self._pad_tokens(seqs)
+            if self.config.random_scale > 0:
+                rs = self.config.random_scale
+                sxy = 1.0 + (torch.rand(len(seqs), 1, 2, generator=generator) * 2 - 1) * rs  # (B, 1, 2)
+                d = self.config.max_degree
+                mult = torch.cat([sxy.repeat(1, 1, d + 1), torch.ones(len(seqs), 1, self.token_dim - 2 * d - 2)], -1)
+                tokens = tokens * mult
+            return {"tokens": tokens, "lengths": lengths}
+        raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
+
+    def loss(self, batch: dict[str, torch.Tensor], *, step: int = 0, stage: str = "embedder") -> dict[str, torch.Tensor]:
+        """Embedder: fit MSE + smoothness. Generator: token NLL + stop BCE + annealed, floored KL."""
+        if stage == "embedder":
+            if torch.is_grad_enabled():
+                self._embed_version += 1  # embedder weights are about to change: cached tokens go stale
+            pts, lengths = batch["points"].to(self.device), batch["lengths"].to(self.device)
+            raw = self._embed_raw(pts, lengths)
+            mses, smooth = [], []
+            for d in self.degrees:
+                curve = self._curve(raw["cp"][d], raw["t"][d], raw["w"].get(d))
+                mses.append(self._masked_mse(curve, pts, raw["mask"]).mean())
+                smooth.append((raw["dp"][d] ** 2).sum(-1).mean())
+            mse, sm = torch.stack(mses).mean(), torch.stack(smooth).mean()
+            out = {"loss": mse + self.config.smoothness_weight * sm, "mse": mse.detach(), "smooth": sm.detach()}
+            for d, m in zip(self.degrees, mses):
+                out[f"mse_d{d}"] = m.detach()
+            return out
+        if stage == "generator":
+            return self._generator_loss(batch["tokens"].to(self.device), batch["lengths"].to(self.device), step)
+        raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
+
+    # ---------------------------------------------------------------- generator pieces
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token sequences ``(B, L, token_dim)`` -> posterior ``(mu, logvar)``, each ``(B, latent_dim)``."""
+        packed = pack_padded_sequence(tokens, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.encoder(packed)
+        mu, logvar = self.to_latent(torch.cat([h[-2], h[-1]], -1)).chunk(2, dim=-1)
+        return mu, logvar.clamp(-10.0, 10.0)
+
+    def _decoder_inputs(self, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing inputs ``(B, L, token_dim + 1 + latent)``: previous token, start flag, z."""
+        B, L, _ = tokens.shape
+        prev = torch.cat([tokens.new_zeros(B, 1, self.token_dim), tokens[:, :-1]], 1)
+        flag = tokens.new_zeros(B, L, 1)
+        flag[:, 0] = 1.0
+        return torch.cat([prev, flag, z[:, None, :].expand(B, L, z.shape[-1])], -1)
+
+    def _init_state(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h0, c0 = torch.tanh(self.dec_init(z)).chunk(2, dim=-1)
+        return h0[None].contiguous(), c0[None].contiguous()
+
+    def kl_weight_at(self, step: int) -> float:
+        """KL weight at training ``step``: linear ramp from 0 to ``kl_weight`` over ``kl_anneal_steps``."""
+        if self.config.kl_anneal_steps <= 0:
+            return self.config.kl_weight
+        return self.config.kl_weight * min(1.0, step / self.config.kl_anneal_steps)
+
+    def _generator_loss(self, tokens: torch.Tensor, lengths: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        B, L, _ = tokens.shape
+        mu, logvar = self.encode(tokens, lengths)
+        eps = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        out, _ = self.decoder(self._decoder_inputs(tokens, z), self._init_state(z))  # (B, L, H)
+        params = self.head(self.dec_dropout(out))
+        mask = (torch.arange(L, device=tokens.device)[None] < lengths[:, None]).to(tokens.dtype)  # (B, L)
+        nll = -(MixtureDensityHead.log_prob(params, tokens) * mask).sum() / mask.sum()
+        stop_target = (torch.arange(L, device=tokens.device)[None] == (lengths[:, None] - 1)).to(tokens.dtype)
+        bce = nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], stop_target, reduction="none")
+        stop = (bce * mask).sum() / mask.sum()
+        kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)).mean()
+        w = self.kl_weight_at(step)
+        loss = nll + stop + w * torch.clamp(kl, min=self.config.kl_floor)
+        return {"loss": loss, "nll": nll.detach(), "stop": stop.detach(), "kl": kl.detach(),
+                "kl_weight": torch.tensor(w)}
+
+    def _decode(self, z: torch.Tensor, *, generator: torch.Generator | None, temperature: float,
+                prefix: torch.Tensor | None = None, max_strokes: int | None = None) -> list[np.ndarray]:
+        """Autoregressive decoding from latents ``(B, latent)``; ``prefix`` ``(B, P, token_dim)`` is
+        teacher-forced first (its tokens are part of the output). Temperature 0 is greedy."""
+        B = z.shape[0]
+        limit = self.config.max_strokes if max_strokes is None else max_strokes
+        state = self._init_state(z)
+        prev = z.new_zeros(B, self.token_dim)
+        first = True
+        outs: list[list[np.ndarray]] = [[] for _ in range(B)]
+        n_prefix = 0 if prefix is None else prefix.shape[1]
+        if n_prefix:
+            inp = self._decoder_inputs(prefix, z)
+            _, state = self.decoder(inp, state)
+            prev, first = prefix[:, -1], False
+            for i in range(B):
+                outs[i].extend(prefix[i].cpu().numpy())
+        done = torch.zeros(B, dtype=torch.bool)
+        for _ in range(max(0, limit - n_prefix)):
+            flag = z.new_full((B, 1), 1.0 if first else 0.0)
+            out, state = self.decoder(torch.cat([prev, flag, z], -1)[:, None], state)
+            params = self.head(out[:, 0])
+            params = MixtureParams(*(x.float().cpu() for x in (params.logits, params.mu, params.log_sigma, params.bits)))
+            tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
+            p_stop = torch.sigmoid(params.bits[:, 0] / max(temperature, 1e-6)) if temperature > 0 else None
+            if temperature > 0:
+                stop = torch.rand(B, generator=generator) < p_stop
+            else:
+                stop = params.bits[:, 0] > 0
+            for i in range(B):
+                if not done[i]:
+                    outs[i].append(tok[i].cpu().numpy())
+            done = done | stop
+            prev, first = tok.to(z.device), False
+            if bool(done.all()):
+                break
+        return [np.stack(o) if o else np.zeros((0, self.token_dim), np.float32) for o in outs]
+
+    def _to_bezier(self, tokens: np.ndarray, *, label: str | None = None, centre=None, half: float = 1.0,
+                   meta: dict | None = None) -> BezierSketch:
+        curves, weights = self._tokens_to_curves(tokens)
+        if centre is not None:
+            curves = [cp * half + centre for cp in curves]
+        return BezierSketch(curves, weights=weights, label=label, meta=dict(meta or {}))
+
+    # ---------------------------------------------------------------- public generation API
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+               max_strokes: int | None = None) -> list[BezierSketch]:
+        """Draw ``n`` new sketches from the prior.
+
+        Args:
+            n: number of sketches (>= 1).
+            generator: torch generator for ``z`` and every sampling draw (reproducible results).
+            temperature: sketch-rnn style; lower is tidier, 0 is greedy.
+            max_strokes: cap on strokes per sketch (default ``config.max_strokes``).
+
+        Returns:
+            ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame.
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        return [self._to_bezier(t) for t in self._decode(z, generator=generator, temperature=temperature,
+                                                          max_strokes=max_strokes)]
+
+    def _encode_sketches(self, sketches: Sequence[Sketch]) -> torch.Tensor:
+        seqs = self._sketch_tokens(list(sketches))
+        if any(len(s) == 0 for s in seqs):
+            raise ValueError("cannot encode a sketch without strokes")
+        tokens, lengths = self._pad_tokens(seqs)
+        mu, _ = self.encode(tokens.to(self.device), lengths)
+        return mu
+
+    @torch.no_grad()
+    def reconstruct(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None,
+                    temperature: float = 0.0) -> list[BezierSketch]:
+        """Encode (posterior mean) and decode each sketch; greedy by default.
+
+        Returns:
+            one ``BezierSketch`` per input, mapped back to the input's coordinates.
+        """
+        sketches = list(sketches)
+        z = self._encode_sketches(sketches)
+        toks = self._decode(z, generator=generator, temperature=temperature)
+        out = []
+        for sk, t in zip(sketches, toks):
+            centre, half = _unit_box(sk.points())
+            out.append(self._to_bezier(t, label=sk.label, centre=centre, half=half))
+        return out
+
+    @torch.no_grad()
+    def interpolate(self, a: Sketch, b: Sketch, steps: int = 5) -> list[BezierSketch]:
+        """Decode (greedily) ``steps`` latents on the segment between the encodings of ``a`` and ``b``.
+
+        Returns:
+            ``steps`` ``BezierSketch`` in the unit-box frame, from ``a`` to ``b``.
+        """
+        if steps < 2:
+            raise ValueError(f"steps must be >= 2, got {steps}")
+        za, zb = self._encode_sketches([a, b])
+        alpha = torch.linspace(0.0, 1.0, steps, device=za.device)[:, None]
+        z = (1 - alpha) * za[None] + alpha * zb[None]  # (steps, latent)
+        return [self._to_bezier(t, meta={"alpha": float(al)})
+                for t, al in zip(self._decode(z, generator=None, temperature=0.0), alpha[:, 0].tolist())]
+
+    @torch.no_grad()
+    def complete(self, partial: Sketch, n: int = 1, *, generator: torch.Generator | None = None,
+                 temperature: float = 0.5, use_encoder: bool = False,
+                 max_strokes: int | None = None) -> list[BezierSketch]:
+        """Continue a partial sketch ``n`` times.
+
+        The partial's strokes become tokens and are teacher-forced through the decoder from a latent
+        drawn from the prior (or, with ``use_encoder=True``, the encoder's mean of the partial);
+        then strokes are sampled until the stop bit fires or ``max_strokes``.
+
+        Returns:
+            ``n`` ``BezierSketch`` in the partial's coordinates; the first curves are the partial's
+            own strokes (as fitted curves), ``meta["n_given"]`` says how many.
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if partial.num_strokes == 0:
+            raise ValueError("complete: the partial sketch has no strokes")
+        toks = self._sketch_tokens([partial])[0]
+        prefix = torch.from_numpy(toks)[None].repeat(n, 1, 1).to(self.device)
+        if use_encoder:
+            z = self._encode_sketches([partial]).repeat(n, 1)
+        else:
+            z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        limit = max(len(toks) + 1, self.config.max_strokes if max_strokes is None else max_strokes)
+        outs = self._decode(z, generator=generator, temperature=temperature, prefix=prefix, max_strokes=limit)
+        centre, half = _unit_box(partial.points())
+        return [self._to_bezier(t, label=partial.label, centre=centre, half=half, meta={"n_given": len(toks)})
+                for t in outs]
+
+    # ---------------------------------------------------------------- metrics
+    @torch.no_grad()
+    def evaluate(self, sketches: Sequence[Sketch], *, limit: int | None = 256,
+                 points_per_stroke: int = 32) -> dict[str, float]:
+        """Held-out metrics in normalised units.
+
+        Returns:
+            ``embed_mse``: mean squared error of the embedder's max-degree fit per stroke (stroke
+            units); ``chamfer``: symmetric mean Chamfer distance between each sketch and its greedy
+            reconstruction, both mapped to the sketch's unit box (larger side spans 2).
+        """
+        was = self.training
+        self.eval()
+        sketches = [s for s in sketches if s.num_strokes > 0 and not s.is_point_cloud][:limit]
+        if not sketches:
+            return {}
+        strokes = [p for sk in sketches for s in sk.strokes for p in self._split(s)]
+        pts, lengths, _, _ = self._prepare_strokes(strokes)
+        emb = self.embed_batch(torch.from_numpy(pts), torch.from_numpy(lengths), degrees=[self.config.max_degree])
+        embed_mse = float(emb.mse[self.config.max_degree].mean())
+        recon = self.reconstruct(sketches)
+        dists = []
+        for sk, rec in zip(sketches, recon):
+            centre, half = _unit_box(sk.points())
+            a = np.concatenate([_resample(s, points_per_stroke) for s in sk.strokes])
+            a = (a - centre) / half
+            if rec.num_curves == 0:
+                continue
+            b = (rec.to_sketch(points_per_stroke).points() - centre) / half
+            dm = torch.cdist(torch.from_numpy(a), torch.from_numpy(b))
+            dists.append(0.5 * (dm.min(1).values.mean() + dm.min(0).values.mean()).item())
+        self.train(was)
+        return {"embed_mse": embed_mse, "chamfer": float(np.mean(dists)) if dists else float("nan")}
+
+
+def estimate_token_scales(sketches: Sequence[Sketch], config: BezierSketchConfig) -> BezierSketchConfig:
+    """Return ``config`` with ``offset_scale``/``start_scale`` set from data (call before training).
+
+    ``offset_scale`` is the RMS of the per-axis chord offsets of each stroke split into
+    ``max_degree`` equal arc-length pieces (close to the control-point offsets a fit produces),
+    ``start_scale`` the RMS of stroke start coordinates, both in unit-box units.
+    """
+    offs, starts = [], []
+    for sk in sketches:
+        if sk.num_strokes == 0 or sk.is_point_cloud:
+            continue
+        centre, half = _unit_box(sk.points())
+        for s in sk.strokes:
+            for p in _split_at_corners(s, config.split_angle, config.split_epsilon):
+                p = (p - centre) / half
+                offs.append(np.diff(_resample(p, config.max_degree + 1), axis=0).reshape(-1))
+                starts.append(p[0])
+    if not offs:
+        raise ValueError("estimate_token_scales: no strokes in the given sketches")
+    off = float(np.sqrt(np.mean(np.concatenate(offs) ** 2)))
+    st = float(np.sqrt(np.mean(np.concatenate(starts) ** 2)))
+    return config.replace(offset_scale=max(off, 1e-3), start_scale=max(st, 1e-3))

@@ -1,0 +1,837 @@
+"""Raster line drawing -> clean, open centreline Bézier strokes (``sketchkit vectorize``).
+
+The pipeline is deterministic (no random numbers; same input and options -> same bytes):
+
+1. **Load** (:func:`load_image`): PNG/JPEG/BMP/... via Pillow; grey, colour, palette or alpha.
+   Images over ``max_pixels`` are refused with a one-line :class:`~sketchkit.errors.InputError`
+   *before* decoding; images over ``work_pixels`` are box-downscaled by an integer factor (coordinates
+   are mapped back to the input's pixel frame), so large scans never exhaust memory.
+2. **Ink mask**: :func:`sketchkit.geometry.raster.ink_mask` (polarity detected: dark-on-light or
+   the reverse; transparent backgrounds handled; Otsu threshold unless ``threshold`` is given).
+   Specks smaller than a dot of the stroke width are removed.
+3. **Centreline paths**: :func:`sketchkit.geometry.skeleton.skeleton_paths` (skeleton graph,
+   spur pruning, straight continuation through junctions so a stroke crossing another stays one
+   path). Stroke width ``"auto"`` comes from the distance transform on the skeleton.
+4. **Curves** per path: the path is lightly smoothed, cut at sharp corners, and each piece is
+   fitted with the lowest degree ``1..max_degree`` whose largest deviation from the traced
+   points is within ``tolerance`` (default ``max(0.75, 0.3 * width)`` px); a piece no degree can
+   fit is cut at its worst point and both halves fitted again.
+   The **Cloud2Curve stroke model** (shipped weights, run here in numpy — no torch import, so a
+   cold start stays fast) predicts the initial curve of each degree from the piece's point
+   cloud; ``refine`` steps then alternate projecting the points onto the curve (new parameters)
+   and solving the control points by least squares with the end points pinned to the piece's
+   ends. ``refine=0`` keeps the model's curves as predicted; ``model=False`` starts from
+   chord-length parameters instead of the model.
+5. **Output**: a :class:`~sketchkit.sketch.BezierSketch` in input pixel coordinates.
+   ``meta["curve_stroke"]`` gives the stroke (path) index of each curve (a stroke is a chain of
+   curves sharing end points), ``meta["image_size"]`` ``[W, H]``, ``meta["stroke_width"]`` px.
+   :func:`to_svg` writes one open ``<path>`` per stroke in the image's own frame
+   (``viewBox="0 0 W H"``), so the SVG overlays the input exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sketchkit.errors import DataFormatError, InputError
+from sketchkit.sketch import BezierSketch, Sketch
+
+__all__ = [
+    "vectorize",
+    "load_image",
+    "to_svg",
+    "to_json",
+    "to_npz_bytes",
+    "to_ndjson",
+    "BlankImageWarning",
+    "NumpyStrokeModel",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_WORK_PIXELS",
+]
+
+DEFAULT_MAX_PIXELS = 64_000_000  # refuse larger images (decoding alone would need GBs)
+DEFAULT_WORK_PIXELS = 4_194_304  # downscale above 2048 x 2048 before tracing
+
+
+class BlankImageWarning(UserWarning):
+    """The image has no ink: the result is an empty drawing."""
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+# ------------------------------------------------------------------------------------------------
+
+
+def load_image(source: str | os.PathLike | np.ndarray | Any, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+               work_pixels: int = DEFAULT_WORK_PIXELS) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Read an image for vectorisation.
+
+    Args:
+        source: a file path, a ``PIL.Image.Image`` or an array ``(H, W)`` / ``(H, W, 1|2|3|4)``
+            (uint8, or float in ``[0, 1]``).
+        max_pixels: images with more pixels are refused.
+        work_pixels: images with more pixels are box-downscaled by an integer factor.
+
+    Returns:
+        ``(array, factor, (W, H))``: the (possibly downscaled) uint8/float array as accepted by
+        :mod:`sketchkit.geometry.raster`, the factor from array pixels to input pixels, and the
+        input size.
+
+    Raises:
+        InputError: missing file, or an image over ``max_pixels``.
+        DataFormatError: not a readable image (corrupt, truncated, not an image at all).
+    """
+    from PIL import Image
+
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "<image>"
+    if isinstance(source, np.ndarray):
+        arr = source
+        if arr.ndim < 2:
+            raise InputError(f"{name}: expected an image array of shape (H, W[, C]), got {arr.shape}")
+        h, w = arr.shape[:2]
+        if h * w > max_pixels:
+            raise InputError(f"{name}: image is {w}x{h} = {w * h} pixels, over the limit of {max_pixels}")
+        factor = _factor(w, h, work_pixels)
+        if factor > 1:
+            arr = _box_reduce(np.asarray(arr, dtype=np.float64) / (255.0 if arr.dtype == np.uint8 else 1.0), factor)
+        return arr, float(factor), (w, h)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        old = Image.MAX_IMAGE_PIXELS
+        try:
+            Image.MAX_IMAGE_PIXELS = None  # our own limit below, checked before decoding
+            try:
+                im = Image.open(path)
+            except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError in plugins
+                raise DataFormatError(f"{path}: not a readable image ({type(exc).__name__}: {_short(exc)})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+    elif isinstance(source, Image.Image):
+        im = source
+    else:
+        raise InputError(f"expected a path, a PIL image or a numpy array, got {type(source).__name__}")
+    w, h = im.size
+    if w * h > max_pixels:
+        raise InputError(f"{name}: image is {w}x{h} = {w * h} pixels, over the limit of {max_pixels}")
+    if w < 1 or h < 1:
+        raise DataFormatError(f"{name}: image has no pixels ({w}x{h})")
+    factor = _factor(w, h, work_pixels)
+    try:
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        if im.format == "JPEG" and factor > 1:
+            im.draft("L", (w // factor, h // factor))
+        has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+        if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            arr = np.asarray(im, dtype=np.float64)
+            top = arr.max()
+            arr = arr / top if top > 0 else arr
+            im2 = Image.fromarray((arr * 255).astype(np.uint8))
+        else:
+            im2 = im.convert("RGBA" if has_alpha else "L")
+        if factor > 1:
+            im2 = im2.reduce(factor)
+        arr = np.asarray(im2)
+    except Exception as exc:  # truncated or corrupt data surfaces on decode
+        raise DataFormatError(f"{name}: cannot decode image ({type(exc).__name__}: {_short(exc)})") from None
+    return arr, float(w / arr.shape[1]), (w, h)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else "no details"
+
+
+def _factor(w: int, h: int, work_pixels: int) -> int:
+    if w * h <= work_pixels:
+        return 1
+    return int(math.ceil(math.sqrt(w * h / work_pixels)))
+
+
+def _box_reduce(arr: np.ndarray, f: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    h2, w2 = h // f, w // f
+    arr = arr[: h2 * f, : w2 * f]
+    return arr.reshape(h2, f, w2, f, *arr.shape[2:]).mean(axis=(1, 3))
+
+
+# ------------------------------------------------------------------------------------------------
+# the stroke model in numpy
+# ------------------------------------------------------------------------------------------------
+
+
+class NumpyStrokeModel:
+    """The Cloud2Curve stroke-level network (``stroke_net``) evaluated with numpy.
+
+    Reads ``config.json`` + ``model.safetensors`` of a ``cloud2curve`` model; gives the same
+    numbers as :meth:`sketchkit.models.cloud2curve.Cloud2CurveModel.predict_strokes` (float32).
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        cfg_path = directory / "config.json"
+        try:
+            cfg = json.loads(cfg_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{cfg_path}: cannot read model config ({_short(exc)})") from None
+        if cfg.get("family") != "cloud2curve":
+            raise InputError(f"{cfg_path}: a {cfg.get('family')!r} model, not a 'cloud2curve' model")
+        try:
+            t = load_file(str(directory / "model.safetensors"))
+        except Exception as exc:
+            raise InputError(f"{directory / 'model.safetensors'}: cannot read weights ({_short(exc)})") from None
+        self.max_degree = int(cfg.get("max_degree", 7))
+        self.points = int(cfg.get("stroke_points", 64))
+        p = "stroke_net."
+        self.layers = [(t[f"{p}point_mlp.{i}.weight"].T.copy(), t[f"{p}point_mlp.{i}.bias"]) for i in (0, 2, 4)]
+        self.head = [(t[f"{p}head.{i}.weight"].T.copy(), t[f"{p}head.{i}.bias"]) for i in (0, 2)]
+        self.n_ctrl = sum(d + 1 for d in range(1, self.max_degree + 1))
+
+    def predict(self, clouds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, N, 2)`` unit-frame clouds -> ``(control points (B, n_ctrl, 2), degree logits (B, D))``."""
+        x = clouds.astype(np.float32)
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < 2:
+                x = np.maximum(x, 0.0)
+        x = x.max(axis=1)
+        x = np.maximum(x @ self.head[0][0] + self.head[0][1], 0.0)
+        x = x @ self.head[1][0] + self.head[1][1]
+        ctrl = x[:, : self.n_ctrl * 2].reshape(-1, self.n_ctrl, 2)
+        return ctrl.astype(np.float64), x[:, self.n_ctrl * 2 :].astype(np.float64)
+
+    def curves_for(self, pieces: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+        """Per piece (ordered points, any frame): the predicted curve of each degree, in that frame."""
+        if not pieces:
+            return []
+        clouds, frames = [], []
+        for pts in pieces:
+            idx = np.round(np.linspace(0, pts.shape[0] - 1, self.points)).astype(int)
+            c = pts[idx]
+            lo, hi = c.min(axis=0), c.max(axis=0)
+            centre, scale = (lo + hi) / 2.0, max(float((hi - lo).max()) / 2.0, 1e-6)
+            clouds.append((c - centre) / scale)
+            frames.append((centre, scale))
+        ctrl, _ = self.predict(np.stack(clouds))
+        out, start = [], 0
+        slices = []
+        for d in range(1, self.max_degree + 1):
+            slices.append(slice(start, start + d + 1))
+            start += d + 1
+        for i, (centre, scale) in enumerate(frames):
+            out.append([ctrl[i, sl] * scale + centre for sl in slices])
+        return out
+
+
+_MODEL_CACHE: dict[str, NumpyStrokeModel] = {}
+
+
+def _resolve_model(model: Any) -> Any:
+    """``None``/``"cloud2curve"`` -> shipped numpy model (or None when not shipped); a path -> numpy
+    model; a torch ``Cloud2CurveModel`` -> adapter; ``False`` -> no model."""
+    if model is False:
+        return None
+    if model is None or isinstance(model, (str, os.PathLike)):
+        from sketchkit.pretrained import PRETRAINED_DIR
+
+        name = "cloud2curve" if model is None else str(model)
+        directory = Path(name)
+        if not (directory / "config.json").is_file():
+            directory = PRETRAINED_DIR / name
+        if not (directory / "model.safetensors").is_file():
+            if model is None:
+                return None  # nothing shipped: least-squares initialisation
+            raise InputError(f"{name}: no cloud2curve model directory (config.json + model.safetensors)")
+        key = str(directory.resolve())
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = NumpyStrokeModel(directory)
+        return _MODEL_CACHE[key]
+    if hasattr(model, "fit_stroke_clouds"):
+        return _TorchAdapter(model)
+    if isinstance(model, NumpyStrokeModel):
+        return model
+    raise InputError(f"model: expected None, False, a path or a Cloud2CurveModel, got {type(model).__name__}")
+
+
+class _TorchAdapter:
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.max_degree = model.config.max_degree
+
+    def curves_for(self, pieces: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+        n = self.model.config.stroke_points
+        clouds = [p[np.round(np.linspace(0, p.shape[0] - 1, n)).astype(int)] for p in pieces]
+        return [curves for curves, _ in self.model.fit_stroke_clouds(clouds)] if clouds else []
+
+
+# ------------------------------------------------------------------------------------------------
+# curve fitting
+# ------------------------------------------------------------------------------------------------
+
+
+def _bernstein(d: int, t: np.ndarray) -> np.ndarray:
+    k = np.arange(d + 1)
+    binom = np.array([math.comb(d, int(i)) for i in k], dtype=np.float64)
+    return binom * t[:, None] ** k * (1.0 - t[:, None]) ** (d - k)
+
+
+def _chord_t(pts: np.ndarray) -> np.ndarray:
+    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    return cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(pts))
+
+
+def _project(ctrl: np.ndarray, pts: np.ndarray, samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter of the nearest curve point for each point (dense search + one Newton step) and distances."""
+    d = ctrl.shape[0] - 1
+    m = samples or int(min(max(32, 2 * len(pts)), 160))
+    ts = np.linspace(0.0, 1.0, m)
+    curve = _bernstein(d, ts) @ ctrl  # (m, 2)
+    diff = pts[:, None, :] - curve[None, :, :]
+    idx = np.argmin((diff ** 2).sum(-1), axis=1)
+    t = ts[idx]
+    # Newton refinement of the foot point
+    d1 = d * np.diff(ctrl, axis=0)
+    d2 = (d - 1) * np.diff(d1, axis=0) if d >= 2 else np.zeros((1, 2))
+    for _ in range(3):
+        p = _bernstein(d, t) @ ctrl
+        p1 = _bernstein(d - 1, t) @ d1
+        p2 = _bernstein(d - 2, t) @ d2 if d >= 2 else np.zeros_like(p)
+        r = p - pts
+        num = (r * p1).sum(1)
+        den = (p1 * p1).sum(1) + (r * p2).sum(1)
+        step = np.where(np.abs(den) > 1e-12, num / np.where(np.abs(den) > 1e-12, den, 1.0), 0.0)
+        t = np.clip(t - step, 0.0, 1.0)
+    dist = np.linalg.norm(_bernstein(d, t) @ ctrl - pts, axis=1)
+    return t, dist
+
+
+def _solve_pinned(pts: np.ndarray, t: np.ndarray, d: int) -> np.ndarray:
+    """Least-squares control points of degree ``d`` at parameters ``t`` with end points pinned."""
+    p0, pn = pts[0], pts[-1]
+    if d == 1:
+        return np.stack([p0, pn])
+    B = _bernstein(d, t)
+    rhs = pts - np.outer(B[:, 0], p0) - np.outer(B[:, -1], pn)
+    A = B[:, 1:-1]
+    ridge = 1e-9 * np.eye(d - 1)
+    inner = np.linalg.solve(A.T @ A + ridge, A.T @ rhs)
+    return np.concatenate([p0[None], inner, pn[None]])
+
+
+def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
+                hopeless: float = math.inf) -> tuple[np.ndarray, float, float]:
+    """Fit one degree: control points, largest and RMS point-to-curve distance (px)."""
+    if init is not None:
+        ctrl = np.asarray(init, dtype=np.float64)
+        # orient the predicted curve like the ordered points
+        if (np.linalg.norm(ctrl[0] - pts[0]) + np.linalg.norm(ctrl[-1] - pts[-1])
+                > np.linalg.norm(ctrl[-1] - pts[0]) + np.linalg.norm(ctrl[0] - pts[-1])):
+            ctrl = ctrl[::-1].copy()
+    else:
+        ctrl = _solve_pinned(pts, _chord_t(pts), d)
+    t, dist = _project(ctrl, pts)
+    err = float(dist.max())
+    if refine and err > hopeless:
+        return ctrl, err, err  # far off: refinement would not bring it within tolerance
+    for _ in range(refine):
+        t = np.maximum.accumulate(t)  # ordered points -> monotone parameters
+        t[0], t[-1] = 0.0, 1.0
+        ctrl = _solve_pinned(pts, t, d)
+        t, dist = _project(ctrl, pts)
+    # also check the curve does not wander away from the points (curve -> points)
+    curve = _bernstein(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
+    back = np.sqrt(((curve[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1))
+    return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2)))
+
+
+def _extend_ends(pts: np.ndarray, start_free: bool, end_free: bool, width: float) -> np.ndarray:
+    """Extend free line ends by half a stroke width along the end tangent.
+
+    A skeleton stops about half a width short of a round-capped line's true end point.
+    """
+    if pts.shape[0] < 3 or not (start_free or end_free):
+        return pts
+    ext = width / 2.0
+    reach = max(2.0, 1.5 * width)
+
+    def tip(p: np.ndarray) -> np.ndarray | None:
+        d = np.linalg.norm(p - p[0], axis=1)
+        far = np.nonzero(d >= reach)[0]
+        if far.size == 0:
+            return None
+        v = p[0] - p[far[0]]
+        return p[0] + v / np.linalg.norm(v) * ext
+
+    out = pts
+    if start_free:
+        t = tip(pts)
+        if t is not None:
+            out = np.concatenate([t[None], out])
+    if end_free:
+        t = tip(pts[::-1])
+        if t is not None:
+            out = np.concatenate([out, t[None]])
+    return out
+
+
+def _sharpen(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray | None:
+    """Where two pieces meet at a corner, the tip of the corner: the crossing of their tangent lines.
+
+    A skeleton rounds a sharp corner off; the pen's corner lies where the two straight-ish sides
+    meet. ``None`` when the sides are parallel or the crossing is over ``1.5 * width`` away.
+    """
+    c = a[-1]
+    reach = max(3.0, 3.0 * width)
+
+    def side(p: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        d = np.linalg.norm(p - p[0], axis=1)
+        sel = p[(d >= 0.75 * width) & (d <= reach)]
+        if sel.shape[0] < 2:
+            return None
+        centre = sel.mean(axis=0)
+        _, _, vt = np.linalg.svd(sel - centre)
+        return centre, vt[0]
+
+    sa, sb = side(a[::-1]), side(b)
+    if sa is None or sb is None:
+        return None
+    (p, u), (q, v) = sa, sb
+    m = np.array([u, -v]).T
+    if abs(np.linalg.det(m)) < 1e-3:
+        return None
+    s, _ = np.linalg.solve(m, q - p)
+    x = p + s * u
+    if np.linalg.norm(x - c) > 1.5 * width:
+        return None
+    return x
+
+
+def _centre(pts: np.ndarray, ink: np.ndarray, width: float, max_shift: float = 0.75) -> np.ndarray:
+    """Move path points across the line to the ink's centroid (sub-pixel centreline).
+
+    Skeleton pixels sit on the pixel grid; the anti-aliased ink profile across the stroke says
+    where the pen's centre really is. For each point, ink is sampled (bilinear) along the normal
+    at offsets ``-width .. width`` px and the point moves to the ink-weighted mean offset,
+    clipped to ``max_shift`` px (junctions and touching strokes bias the centroid).
+    """
+    from scipy.ndimage import map_coordinates
+
+    n = pts.shape[0]
+    if n < 3:
+        return pts
+    closed = np.array_equal(pts[0], pts[-1])
+    k = 2
+    idx = np.arange(n)
+    if closed:
+        ring = pts[:-1]
+        m = ring.shape[0]
+        tan = ring[(np.arange(m) + k) % m] - ring[(np.arange(m) - k) % m]
+        tan = np.concatenate([tan, tan[:1]])
+    else:
+        tan = pts[np.minimum(idx + k, n - 1)] - pts[np.maximum(idx - k, 0)]
+    norm = np.linalg.norm(tan, axis=1, keepdims=True)
+    ok = norm[:, 0] > 1e-9
+    nrm = np.zeros_like(pts)
+    nrm[ok] = np.stack([-tan[ok, 1], tan[ok, 0]], axis=1) / norm[ok]
+    offs = np.arange(-math.ceil(width), math.ceil(width) + 0.01, 0.25)  # (k,)
+    sample = pts[:, None, :] + offs[None, :, None] * nrm[:, None, :]  # (n, k, 2) in (x, y)
+    # pixel (row, col) centre at (col + 0.5, row + 0.5): array coordinate = xy - 0.5
+    vals = map_coordinates(ink, [sample[..., 1].ravel() - 0.5, sample[..., 0].ravel() - 0.5],
+                           order=1, mode="constant", cval=0.0).reshape(sample.shape[:2])
+    total = vals.sum(axis=1)
+    shift = np.where(total > 1e-9, (vals * offs).sum(axis=1) / np.maximum(total, 1e-9), 0.0)
+    shift = np.clip(shift, -max_shift, max_shift) * ok
+    out = pts + shift[:, None] * nrm
+    if closed:
+        out[-1] = out[0]
+    return out
+
+
+def _smooth(pts: np.ndarray, passes: int = 2) -> np.ndarray:
+    if pts.shape[0] < 3:
+        return pts
+    closed = np.array_equal(pts[0], pts[-1])
+    out = pts.copy()
+    for _ in range(passes):
+        if closed:
+            core = out[:-1]
+            core = 0.25 * np.roll(core, 1, 0) + 0.5 * core + 0.25 * np.roll(core, -1, 0)
+            out = np.concatenate([core, core[:1]])
+        else:
+            inner = 0.25 * out[:-2] + 0.5 * out[1:-1] + 0.25 * out[2:]
+            out = np.concatenate([out[:1], inner, out[-1:]])
+    return out
+
+
+def _corners(pts: np.ndarray, width: float, max_angle_deg: float = 55.0) -> list[int]:
+    """Indices of sharp corners (turn above ``max_angle_deg`` over a window of about 1.5 widths)."""
+    n = pts.shape[0]
+    k = max(2, int(round(1.5 * width)))
+    if n < 2 * k + 1:
+        return []
+    a = pts[k:-k] - pts[: n - 2 * k]
+    b = pts[2 * k:] - pts[k:-k]
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    cosang = (a * b).sum(1) / np.maximum(na * nb, 1e-12)
+    turn = np.degrees(np.arccos(np.clip(cosang, -1.0, 1.0)))  # (n - 2k,), index i -> point i + k
+    out = []
+    i = 0
+    while i < len(turn):
+        if turn[i] > max_angle_deg:
+            j = i
+            while j + 1 < len(turn) and turn[j + 1] > max_angle_deg:
+                j += 1
+            best = i + int(np.argmax(turn[i : j + 1]))
+            out.append(best + k)
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+@dataclass(frozen=True)
+class _FitOptions:
+    max_degree: int
+    tolerance: float
+    rms_tolerance: float
+    refine: int
+    min_piece: int
+
+
+def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any) -> list[list[np.ndarray]]:
+    """Fit each ordered piece; returns, per piece, its chain of control-point arrays."""
+    todo = list(range(len(pieces)))
+    result: dict[int, list[np.ndarray]] = {}
+    work = {i: p for i, p in enumerate(pieces)}
+    children: dict[int, tuple[int, int]] = {}
+    next_id = len(pieces)
+    while todo:
+        preds = model.curves_for([work[i] for i in todo]) if model is not None else [None] * len(todo)
+        new_todo = []
+        for i, pred in zip(todo, preds):
+            pts = work[i]
+            best = None
+            for d in range(1, opts.max_degree + 1):
+                init = pred[d - 1] if (pred is not None and d <= len(pred)) else None
+                ctrl, err, rms = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance)
+                ok = err <= opts.tolerance and rms <= opts.rms_tolerance
+                if best is None or err < best[1] or ok:
+                    best = (ctrl, err, ok)
+                if ok:
+                    break
+            assert best is not None
+            if best[2] or pts.shape[0] <= 2 * opts.min_piece + 1:
+                result[i] = [best[0]]
+                continue
+            # split at the worst point (away from the ends)
+            _, dist = _project(best[0], pts)
+            lo, hi = opts.min_piece, pts.shape[0] - opts.min_piece
+            cut = lo + int(np.argmax(dist[lo:hi]))
+            a, b = next_id, next_id + 1
+            next_id += 2
+            work[a], work[b] = pts[: cut + 1], pts[cut:]
+            children[i] = (a, b)
+            new_todo += [a, b]
+        todo = new_todo
+
+    def collect(i: int) -> list[np.ndarray]:
+        if i in children:
+            a, b = children[i]
+            return collect(a) + collect(b)
+        return result[i]
+
+    return [collect(i) for i in range(len(pieces))]
+
+
+# ------------------------------------------------------------------------------------------------
+# the public call
+# ------------------------------------------------------------------------------------------------
+
+
+def vectorize(
+    image_or_path: str | os.PathLike | np.ndarray | Any,
+    *,
+    max_strokes: int | None = None,
+    max_degree: int = 3,
+    threshold: float | None = None,
+    refine: int = 4,
+    stroke_width: float | str = "auto",
+    model: Any = None,
+    tolerance: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    work_pixels: int = DEFAULT_WORK_PIXELS,
+) -> BezierSketch:
+    """Vectorise a raster line drawing into open centreline Bézier strokes.
+
+    Args:
+        image_or_path: image file path, ``PIL.Image`` or array (see :func:`load_image`).
+        max_strokes: keep at most this many strokes (the longest); ``None``: all.
+        max_degree: highest Bézier degree of a curve (1..7; 3 keeps SVG output exact).
+        threshold: ink intensity threshold in ``[0, 1)``; ``None``: Otsu.
+        refine: least-squares refinement steps per curve (``0``: the model's curves as predicted).
+        stroke_width: ``"auto"`` (distance transform) or the line width in input px.
+        model: ``None``: the shipped Cloud2Curve stroke model (least squares alone if not shipped);
+            a model directory or name; a ``Cloud2CurveModel``; ``False``: no model.
+        tolerance: largest allowed distance (input px) between traced points and a curve;
+            default ``max(0.75, 0.3 * stroke width)``.
+        max_pixels: refuse larger images.
+        work_pixels: downscale larger images before tracing.
+
+    Returns:
+        ``BezierSketch`` in input pixel coordinates (x right, y down); see the module docstring
+        for ``meta``. An image without ink gives an empty sketch and a :class:`BlankImageWarning`.
+
+    Raises:
+        InputError: bad options, a missing file, or an image over ``max_pixels``.
+        DataFormatError: a file that is not a readable image.
+    """
+    from scipy.ndimage import label
+
+    from sketchkit.geometry.raster import ink_intensity
+    from sketchkit.geometry.skeleton import estimate_stroke_width, trace_paths
+
+    if not 1 <= int(max_degree) <= 7:
+        raise InputError(f"max_degree: expected 1..7, got {max_degree}")
+    if refine < 0:
+        raise InputError(f"refine: expected >= 0 steps, got {refine}")
+    if max_strokes is not None and max_strokes < 1:
+        raise InputError(f"max_strokes: expected >= 1, got {max_strokes}")
+    if threshold is not None and not 0.0 <= float(threshold) < 1.0:
+        raise InputError(f"threshold: expected a value in [0, 1), got {threshold}")
+    fixed_width = None
+    if not (isinstance(stroke_width, str) and stroke_width == "auto"):
+        try:
+            fixed_width = float(stroke_width)
+        except (TypeError, ValueError):
+            raise InputError(f"stroke_width: expected 'auto' or a width in px, got {stroke_width!r}") from None
+        if not fixed_width > 0:
+            raise InputError(f"stroke_width: expected a positive width in px, got {stroke_width}")
+    name = str(image_or_path) if isinstance(image_or_path, (str, os.PathLike)) else "<image>"
+    arr, factor, (w_in, h_in) = load_image(image_or_path, max_pixels=max_pixels, work_pixels=work_pixels)
+    try:
+        ink = ink_intensity(arr)
+    except ValueError as exc:
+        raise DataFormatError(f"{name}: {exc}") from None
+    meta: dict[str, Any] = {"image_size": [int(w_in), int(h_in)], "source": "sketchkit.vectorize"}
+    if float(ink.max() - ink.min()) < 0.05:
+        return _blank(name, meta)
+    if threshold is None:
+        from skimage.filters import threshold_otsu
+
+        thr = float(threshold_otsu(ink))
+    else:
+        thr = float(threshold)
+    mask = ink > thr
+    if not mask.any():
+        return _blank(name, meta)
+    from skimage.morphology import skeletonize
+
+    skel = skeletonize(mask)
+    width = estimate_stroke_width(mask, skel) if fixed_width is None else fixed_width / factor
+    # drop specks smaller than a dot of the stroke width
+    lab, n = label(mask, structure=np.ones((3, 3)))
+    if n:
+        sizes = np.bincount(lab.ravel())
+        min_size = max(3.0, 0.3 * width * width)
+        small = np.nonzero(sizes < min_size)[0]
+        small = small[small > 0]
+        if small.size:
+            mask = mask & ~np.isin(lab, small)
+            skel = skel & mask
+    if not skel.any():
+        return _blank(name, meta)
+    traced = trace_paths(skel, width=width, with_ends=True)
+    paths = [_extend_ends(p, f0, f1, width) for p, f0, f1 in traced]
+    if max_strokes is not None and len(paths) > max_strokes:
+        lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0 for p in paths]
+        keep = sorted(np.argsort(-np.asarray(lengths), kind="stable")[:max_strokes].tolist())
+        paths = [paths[i] for i in keep]
+    tol = (max(0.75, 0.3 * width * factor) if tolerance is None else float(tolerance)) / factor
+    rms_tol = tol * float(os.environ.get("SKV_RMS", "1.0"))
+    tol = tol * float(os.environ.get("SKV_MAX", "1.0"))
+    opts = _FitOptions(max_degree=int(max_degree), tolerance=tol, rms_tolerance=rms_tol, refine=int(refine),
+                       min_piece=max(2, int(round(width))))
+    net = _resolve_model(model)
+    if net is not None and getattr(net, "max_degree", 7) < 1:
+        net = None
+    # cut paths into pieces at corners
+    pieces, owner = [], []
+    dots = {}
+    for s, p in enumerate(paths):
+        if p.shape[0] < 2 or np.ptp(p, axis=0).max() < 1.0:
+            dots[s] = p.mean(axis=0)
+            continue
+        sm = _centre(_smooth(p), ink, width)
+        cuts = _corners(sm, width)
+        bounds = [0] + cuts + [sm.shape[0] - 1]
+        segs = [sm[a : b + 1].copy() for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 1]
+        for k in range(len(segs) - 1):
+            corner = _sharpen(segs[k], segs[k + 1], width)
+            if corner is not None:
+                segs[k][-1] = corner
+                segs[k + 1][0] = corner
+        for seg in segs:
+            pieces.append(seg)
+            owner.append(s)
+    fitted = _fit_pieces(pieces, opts, net)
+    curves, curve_stroke = [], []
+    stroke_ids: dict[int, int] = {}
+    for s in range(len(paths)):
+        if s in dots:
+            sid = stroke_ids.setdefault(s, len(stroke_ids))
+            c = dots[s] * factor
+            curves.append(np.stack([c, c]))
+            curve_stroke.append(sid)
+        for piece_curves, o in zip(fitted, owner):
+            if o != s:
+                continue
+            sid = stroke_ids.setdefault(s, len(stroke_ids))
+            for c in piece_curves:
+                curves.append(c * factor)
+                curve_stroke.append(sid)
+    meta.update({"curve_stroke": curve_stroke, "stroke_width": round(float(width * factor), 3),
+                 "num_strokes": len(stroke_ids)})
+    return BezierSketch(curves, meta=meta)
+
+
+def _blank(name: str, meta: dict[str, Any]) -> BezierSketch:
+    warnings.warn(f"{name}: no ink found (blank image); the result is empty", BlankImageWarning, stacklevel=3)
+    meta.update({"curve_stroke": [], "stroke_width": 0.0, "num_strokes": 0})
+    return BezierSketch([], meta=meta)
+
+
+# ------------------------------------------------------------------------------------------------
+# writers
+# ------------------------------------------------------------------------------------------------
+
+
+def _num(v: float) -> str:
+    s = f"{v:.2f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
+    ids = sketch.meta.get("curve_stroke")
+    if not ids or len(ids) != sketch.num_curves:
+        ids = list(range(sketch.num_curves))
+    out: dict[int, list[np.ndarray]] = {}
+    for i, c in zip(ids, sketch.curves):
+        out.setdefault(int(i), []).append(c)
+    return [out[k] for k in sorted(out)]
+
+
+def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: str = "black") -> str:
+    """SVG text of a vectorised drawing in the image's frame (``viewBox="0 0 W H"``).
+
+    One open ``<path>`` per stroke (``meta["curve_stroke"]``): degrees 1/2/3 are written exactly
+    as ``L``/``Q``/``C``; higher degrees are converted to cubics within 0.1 px
+    (:func:`sketchkit.geometry.bezier.to_cubics`). Coordinates have 2 decimals.
+
+    Args:
+        sketch: a ``BezierSketch`` (``meta["image_size"]`` gives the frame; else its bounds).
+        stroke_width: line width in px; default ``meta["stroke_width"]`` (or 2).
+        color: CSS stroke colour.
+    """
+    from sketchkit.geometry.bezier import to_cubics
+
+    size = sketch.meta.get("image_size")
+    if size:
+        w, h = int(size[0]), int(size[1])
+    elif sketch.num_curves:
+        _, _, x1, y1 = sketch.bounds()
+        w, h = int(math.ceil(x1)) + 1, int(math.ceil(y1)) + 1
+    else:
+        w, h = 1, 1
+    sw = stroke_width if stroke_width is not None else (sketch.meta.get("stroke_width") or 2.0)
+    lines = [
+        '<?xml version="1.0" encoding="utf-8" ?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
+        f'<g fill="none" stroke="{color}" stroke-width="{_num(float(sw))}" stroke-linecap="round" stroke-linejoin="round">',
+    ]
+    cmd = {1: "L", 2: "Q", 3: "C"}
+    for chain in _strokes_of(sketch):
+        parts = [f"M {_num(chain[0][0, 0])} {_num(chain[0][0, 1])}"]
+        for c in chain:
+            pieces = [c] if c.shape[0] <= 4 else to_cubics(c, tolerance=0.1)
+            for pc in pieces:
+                coords = " ".join(f"{_num(x)} {_num(y)}" for x, y in pc[1:])
+                parts.append(f"{cmd[pc.shape[0] - 1]} {coords}")
+        lines.append(f'<path d="{" ".join(parts)}"/>')
+    lines += ["</g>", "</svg>", ""]
+    return "\n".join(lines)
+
+
+def to_json(sketch: BezierSketch) -> str:
+    """JSON text: ``{"image_size", "stroke_width", "strokes": [[curve control points ...], ...]}``.
+
+    Each curve is a list of ``[x, y]`` control points (its degree is ``len - 1``).
+    """
+    doc = {
+        "format": "sketchkit.vectorize/1",
+        "image_size": sketch.meta.get("image_size"),
+        "stroke_width": sketch.meta.get("stroke_width"),
+        "strokes": [[np.round(c, 4).tolist() for c in chain] for chain in _strokes_of(sketch)],
+    }
+    return json.dumps(doc, separators=(",", ":")) + "\n"
+
+
+def to_npz_bytes(sketch: BezierSketch) -> bytes:
+    """``.npz`` bytes: ``control_points`` (total, 2) float64, ``degrees`` (curves,), ``curve_stroke``
+    (curves,), ``image_size`` (2,) and ``stroke3`` (N, 3) of the curves sampled at 16 points each."""
+    import io
+
+    curves = sketch.curves
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        control_points=np.concatenate(curves) if curves else np.zeros((0, 2)),
+        degrees=np.array(sketch.degrees, dtype=np.int64),
+        curve_stroke=np.array(sketch.meta.get("curve_stroke", list(range(len(curves)))), dtype=np.int64),
+        image_size=np.array(sketch.meta.get("image_size", [0, 0]), dtype=np.int64),
+        stroke3=_stroke3(sketch),
+    )
+    return buf.getvalue()
+
+
+def _polylines(sketch: BezierSketch, per_curve: int = 16) -> list[np.ndarray]:
+    from sketchkit.geometry.bezier import evaluate
+
+    t = np.linspace(0.0, 1.0, per_curve)
+    out = []
+    for chain in _strokes_of(sketch):
+        pts = [evaluate(c, t) if i == 0 else evaluate(c, t)[1:] for i, c in enumerate(chain)]
+        out.append(np.concatenate(pts))
+    return out
+
+
+def _stroke3(sketch: BezierSketch) -> np.ndarray:
+    polys = _polylines(sketch)
+    if not polys:
+        return np.zeros((0, 3))
+    pts = np.concatenate(polys)
+    pen = np.concatenate([np.r_[np.zeros(len(p) - 1), 1.0] for p in polys])
+    d = np.diff(np.concatenate([[[0.0, 0.0]], pts]), axis=0)
+    return np.column_stack([d, pen])
+
+
+def to_ndjson(sketch: BezierSketch, *, word: str | None = None) -> str:
+    """One Quick, Draw! style ndjson line: ``{"word", "drawing": [[[x...], [y...]], ...]}``, curves
+    sampled at 16 points per curve, coordinates rounded to 0.01 px."""
+    drawing = [[np.round(p[:, 0], 2).tolist(), np.round(p[:, 1], 2).tolist()] for p in _polylines(sketch)]
+    return json.dumps({"word": word or "", "drawing": drawing}, separators=(",", ":")) + "\n"
+
+
+def as_sketch(sketch: BezierSketch, per_curve: int = 16) -> Sketch:
+    """The vectorised strokes as a polyline :class:`~sketchkit.sketch.Sketch` (one stroke per path)."""
+    return Sketch(_polylines(sketch, per_curve), meta=dict(sketch.meta))

@@ -1,0 +1,290 @@
+"""BézierSketch: stroke embedder, degree selection, generator API, shipped model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from model_contract import ModelContract
+from sketchkit.models.base import load_model
+from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel, estimate_token_scales
+from sketchkit.models.layers import MixtureDensityHead
+from sketchkit.sketch import BezierSketch, Sketch
+
+TINY = dict(embed_hidden=16, embed_latent=16, enc_hidden=16, dec_hidden=16, latent_dim=8, num_mixtures=2,
+            max_strokes=6, max_stroke_points=24)
+
+
+def _line(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+    n = n or int(rng.integers(4, 20))
+    a, b = rng.uniform(-50, 50, 2), rng.uniform(-50, 50, 2)
+    s = np.linspace(0, 1, n) ** rng.uniform(0.8, 1.25)  # mildly uneven spacing
+    return a + s[:, None] * (b - a)
+
+
+def _arc(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+    n = n or int(rng.integers(6, 24))
+    c, r = rng.uniform(-20, 20, 2), rng.uniform(5, 40)
+    a0, sweep = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.5) * rng.choice([-1, 1])
+    ang = a0 + sweep * np.linspace(0, 1, n)
+    return c + r * np.stack([np.cos(ang), np.sin(ang)], 1)
+
+
+def _toy_sketches(seed: int, count: int) -> list[Sketch]:
+    rng = np.random.default_rng(seed)
+    return [Sketch([_line(rng), _arc(rng)] if k % 2 else [_arc(rng), _line(rng), _arc(rng)]) for k in range(count)]
+
+
+class TestBezierContract(ModelContract):
+    def make_model(self):
+        return BezierSketchModel(BezierSketchConfig(min_degree=2, max_degree=3, **TINY))
+
+    def make_sketches(self):
+        return _toy_sketches(0, 4)
+
+
+class TestRationalContract(ModelContract):
+    def make_model(self):
+        return BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, rational=True, **TINY))
+
+    def make_sketches(self):
+        return _toy_sketches(1, 3)
+
+
+def test_t_is_monotone_pinned_at_both_ends_with_padding():
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=2, max_degree=4, **TINY)).eval()
+    rng = np.random.default_rng(0)
+    strokes = [_arc(rng, 17), _line(rng, 2), _line(rng, 1), _arc(rng, 9)]
+    pts, lengths, _, _ = model._prepare_strokes(strokes)
+    raw = model._embed_raw(torch.from_numpy(pts), torch.from_numpy(lengths))
+    for d in model.degrees:
+        t = raw["t"][d]
+        for i, n in enumerate(lengths):
+            ti = t[i, :n]
+            assert ti[0].item() == 0.0
+            if n > 1:
+                assert ti[-1].item() == pytest.approx(1.0, abs=1e-6)
+                assert torch.all(ti[1:] - ti[:-1] >= 0)
+                assert torch.all(ti[1:] > 0)  # softmax weights are strictly positive
+
+
+def test_prepared_strokes_start_at_origin_with_unit_norm_and_round_trip():
+    model = BezierSketchModel(BezierSketchConfig(**TINY))
+    rng = np.random.default_rng(3)
+    strokes = [_arc(rng, 10), _line(rng, 5)]
+    pts, lengths, origins, scales = model._prepare_strokes(strokes)
+    for i, s in enumerate(strokes):
+        p = pts[i, : lengths[i]].astype(np.float64)
+        np.testing.assert_allclose(p[0], 0.0, atol=0)
+        assert np.max(np.hypot(p[:, 0], p[:, 1])) == pytest.approx(1.0, rel=1e-6)
+        np.testing.assert_allclose(p * scales[i] + origins[i], s, atol=1e-4)
+
+
+def _train_embedder(model: BezierSketchModel, steps: int, seed: int = 0) -> None:
+    opt = torch.optim.Adam(model.stage_parameters("embedder"), lr=1e-2)
+    g = torch.Generator().manual_seed(seed)
+    data = _toy_sketches(seed, 256)
+    model.train()
+    for step in range(steps):
+        batch = model.collate(data[(step * 8) % 256:(step * 8) % 256 + 8], stage="embedder", generator=g)
+        out = model.loss(batch, step=step, stage="embedder")
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    model.eval()
+
+
+@pytest.fixture(scope="module")
+def toy_embedder() -> BezierSketchModel:
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=1, max_degree=3, embed_hidden=32, embed_latent=32,
+                                                 enc_hidden=16, dec_hidden=16, latent_dim=8, num_mixtures=2))
+    _train_embedder(model, 200)
+    return model
+
+
+@pytest.mark.slow
+def test_briefly_trained_embedder_fits_lines_and_arcs(toy_embedder):
+    rng = np.random.default_rng(123)  # held-out strokes (training used seed 0)
+    strokes = [_line(rng) for _ in range(40)] + [_arc(rng) for _ in range(40)]
+    pts, lengths, _, _ = toy_embedder._prepare_strokes(strokes)
+    pts_t, len_t = torch.from_numpy(pts), torch.from_numpy(lengths)
+    fresh = BezierSketchModel(toy_embedder.config).eval()
+    before = fresh.embed_batch(pts_t, len_t, refine_steps=0).mse[3].mean().item()
+    raw = toy_embedder.embed_batch(pts_t, len_t, refine_steps=0).mse[3]
+    # Untrained, the curve misses by ~0.1-1 stroke units^2; trained, lines and arcs fit closely.
+    assert before > 0.05
+    assert raw[:40].mean().item() < 5e-3, raw[:40].mean()
+    assert raw[40:].mean().item() < 1e-2, raw[40:].mean()
+    assert raw.mean().item() < before / 10
+    refined = toy_embedder.embed_batch(pts_t, len_t, refine_steps=2).mse[3]
+    assert refined.mean().item() < raw.mean().item()
+
+
+@pytest.mark.slow
+def test_degree_selection_picks_degree_one_for_a_line_and_more_for_a_semicircle(toy_embedder):
+    line = np.stack([np.linspace(0, 30, 12), np.linspace(5, -10, 12)], 1)
+    ang = np.linspace(0, np.pi, 25)
+    semi = np.stack([np.cos(ang), np.sin(ang)], 1) * 20.0
+    bz = toy_embedder.embed_strokes([line, semi], refine_steps=2)
+    assert bz.degrees[0] == 1
+    assert bz.degrees[1] >= 2
+    # The degree-1 fit of a straight stroke lies on it, end points within 2% of its length
+    # (the control points are refined in least squares, so the ends are not pinned exactly).
+    length = np.linalg.norm(line[-1] - line[0])
+    np.testing.assert_allclose(bz.curves[0][0], line[0], atol=0.02 * length)
+    np.testing.assert_allclose(bz.curves[0][-1], line[-1], atol=0.02 * length)
+    assert bz.meta["mse"][0] < toy_embedder.config.degree_threshold
+    forced = toy_embedder.embed_strokes([line], degree=3)
+    assert forced.degrees == [3]
+    with pytest.raises(ValueError, match="degree"):
+        toy_embedder.embed_strokes([line], degree=7)
+
+
+def test_closed_form_refinement_recovers_an_exact_cubic():
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, refine_ridge=1e-9, **TINY)).eval()
+    cp = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 2.0], [4.0, 0.0]])
+    t = np.linspace(0, 1, 30) ** 1.3
+    from sketchkit.geometry.bezier import evaluate
+
+    stroke = evaluate(cp, t) * 7.0 + 3.0
+    errs = [model.embed_strokes([stroke], refine_steps=k).meta["mse"][0] for k in (0, 1, 3, 8)]
+    # Untrained net: far off; alternating least squares / Newton on t approach the exact curve.
+    assert errs[0] > 1e-2
+    assert errs[1] < errs[0] and errs[2] <= errs[1] * 1.01 and errs[3] <= errs[2] * 1.01
+    assert errs[3] < 1e-4  # stroke units (largest point norm 1): RMS error under 1%
+    bz = model.embed_strokes([stroke], refine_steps=8)
+    np.testing.assert_allclose(bz.curves[0][0], stroke[0], atol=0.01 * np.ptp(stroke))
+    np.testing.assert_allclose(bz.curves[0][-1], stroke[-1], atol=0.01 * np.ptp(stroke))
+
+
+@pytest.mark.parametrize("rational", [False, True])
+def test_losses_are_nan_free_on_degenerate_strokes(rational):
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=1, max_degree=3, rational=rational, **TINY))
+    sketches = [
+        Sketch([np.array([[5.0, 5.0]])]),  # one single-point stroke
+        Sketch([np.array([[1.0, 1.0]] * 6), np.array([[2.0, 3.0]])]),  # zero-length strokes
+        Sketch([np.array([[0.0, 0.0], [0.0, 0.0], [1e-9, 0.0]])]),  # numerically tiny
+        Sketch([np.array([[0.0, 0.0], [10.0, 0.0]])]),
+    ]
+    for stage in model.stages:
+        batch = model.collate(sketches, stage=stage, generator=torch.Generator().manual_seed(0))
+        out = model.loss(batch, step=10, stage=stage)
+        assert torch.isfinite(out["loss"]), (stage, out)
+        out["loss"].backward()
+        for p in model.stage_parameters(stage):
+            if p.grad is not None:
+                assert torch.all(torch.isfinite(p.grad)), stage
+        model.zero_grad()
+    bz = model.embed_strokes(sketches[1])
+    assert all(np.all(np.isfinite(c)) for c in bz.curves)
+
+
+def test_mixture_head_log_prob_matches_closed_form_gaussian():
+    torch.manual_seed(0)
+    head = MixtureDensityHead(4, 3, 1, n_bits=1, sigma_min=1e-3).double()
+    h, x = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    p = head(h)
+    expected = torch.distributions.Normal(p.mu[:, 0], p.log_sigma[:, 0].exp()).log_prob(x).sum(-1)
+    torch.testing.assert_close(MixtureDensityHead.log_prob(p, x), expected, rtol=1e-12, atol=1e-12)
+    # Two identical components give the same density as one.
+    head2 = MixtureDensityHead(4, 3, 2).double()
+    p2 = head2(h)
+    p2.mu[:, 1], p2.log_sigma[:, 1] = p2.mu[:, 0], p2.log_sigma[:, 0]
+    single = torch.distributions.Normal(p2.mu[:, 0], p2.log_sigma[:, 0].exp()).log_prob(x).sum(-1)
+    torch.testing.assert_close(MixtureDensityHead.log_prob(p2, x), single, rtol=1e-12, atol=1e-12)
+    # A collapsed target (sigma at the clamp) stays finite.
+    p.log_sigma.data.fill_(-100.0)
+    assert torch.isfinite(MixtureDensityHead.log_prob(head(h), p.mu[:, 0])).all()
+
+
+def test_kl_weight_anneals_linearly():
+    model = BezierSketchModel(BezierSketchConfig(kl_weight=0.5, kl_anneal_steps=100, **TINY))
+    assert model.kl_weight_at(0) == 0.0
+    assert model.kl_weight_at(50) == pytest.approx(0.25)
+    assert model.kl_weight_at(1000) == pytest.approx(0.5)
+
+
+def test_token_round_trip_reproduces_embedded_curves():
+    torch.manual_seed(0)
+    sketches = _toy_sketches(5, 2)
+    cfg = estimate_token_scales(sketches, BezierSketchConfig(min_degree=3, max_degree=3, **TINY))
+    model = BezierSketchModel(cfg).eval()
+    toks = model._sketch_tokens(sketches)
+    assert [len(t) for t in toks] == [s.num_strokes for s in sketches]
+    curves, _ = model._tokens_to_curves(toks[0])
+    centre = (sketches[0].points().min(0) + sketches[0].points().max(0)) / 2
+    half = np.max(sketches[0].points().max(0) - sketches[0].points().min(0)) / 2
+    direct = model.embed_strokes(sketches[0], degree=3)
+    for c, d in zip(curves, direct.curves):
+        np.testing.assert_allclose(c * half + centre, d, atol=1e-3 * half)
+
+
+def test_generation_api_shapes_and_determinism():
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, **TINY)).eval()
+    sk = _toy_sketches(2, 2)
+    out = model.sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5)
+    assert len(out) == 3 and all(isinstance(b, BezierSketch) for b in out)
+    assert all(1 <= b.num_curves <= model.config.max_strokes and set(b.degrees) == {3} for b in out)
+    again = model.sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5)
+    for a, b in zip(out, again):
+        for u, v in zip(a.curves, b.curves):
+            np.testing.assert_array_equal(u, v)
+    inter = model.interpolate(sk[0], sk[1], steps=4)
+    assert len(inter) == 4 and [b.meta["alpha"] for b in inter] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    inter2 = model.interpolate(sk[0], sk[1], steps=4)
+    assert all(np.array_equal(u, v) for a, b in zip(inter, inter2) for u, v in zip(a.curves, b.curves))
+    done = model.complete(sk[0], 2, generator=torch.Generator().manual_seed(1), temperature=0.7)
+    done2 = model.complete(sk[0], 2, generator=torch.Generator().manual_seed(1), temperature=0.7)
+    given = sk[0].num_strokes
+    for a, b in zip(done, done2):
+        assert a.meta["n_given"] == given and a.num_curves >= given + 1
+        assert all(np.array_equal(u, v) for u, v in zip(a.curves, b.curves))
+        # The given strokes come back first, as fitted curves in the caller's coordinates.
+        for c, s in zip(a.curves[:given], sk[0].strokes):
+            assert np.linalg.norm(c[0] - s[0]) < 0.05 * np.ptp(sk[0].points())
+    enc = model.complete(sk[0], 1, use_encoder=True, temperature=0.0)
+    assert all(np.array_equal(u, v) for u, v in zip(enc[0].curves, model.complete(sk[0], 1, use_encoder=True,
+                                                                                  temperature=0.0)[0].curves))
+    rec = model.reconstruct(sk)
+    assert len(rec) == 2 and all(r.num_curves >= 1 for r in rec)
+    metrics = model.evaluate(sk)
+    assert set(metrics) == {"embed_mse", "chamfer"} and all(math.isfinite(v) for v in metrics.values())
+    with pytest.raises(ValueError):
+        model.sample(0)
+    with pytest.raises(ValueError):
+        model.complete(Sketch([]), 1)
+
+
+def test_token_cache_is_invalidated_by_embedder_training():
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, refine_steps=0, **TINY))
+    sk = _toy_sketches(4, 2)
+    before = [t.copy() for t in model._sketch_tokens(sk)]
+    opt = torch.optim.SGD(model.stage_parameters("embedder"), lr=0.5)
+    out = model.loss(model.collate(sk, stage="embedder"), stage="embedder")
+    out["loss"].backward()
+    opt.step()
+    after = model._sketch_tokens(sk)
+    assert not all(np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_shipped_model_loads_and_samples():
+    from sketchkit.pretrained import PRETRAINED_DIR
+
+    if not (PRETRAINED_DIR / "bezier" / "model.safetensors").is_file():
+        pytest.skip("shipped bezier model not built yet (scripts/train_pretrained_bezier.py)")
+    model = load_model("bezier")
+    assert isinstance(model, BezierSketchModel)
+    out = model.sample(8, generator=torch.Generator().manual_seed(0), temperature=0.4)
+    counts = [b.num_curves for b in out]
+    assert all(1 <= c <= model.config.max_strokes for c in counts)
+    for b in out:
+        assert all(np.all(np.isfinite(c)) and np.abs(c).max() < 10 for c in b.curves)
