@@ -5,8 +5,9 @@ origin and divided by its largest point norm, long strokes resampled to the embe
 ``max_stroke_points``) with curves of the same degree. Reported per data set:
 
 * ``ratio``: mean MSE(embedder) / mean MSE(least squares) (MSE = mean squared point distance
-  per stroke, in those stroke units), for the raw network and for 1..3 refinement rounds
-  (closed-form control points given the predicted t, then Newton steps on t; torch, batched);
+  per stroke, in those stroke units), for the raw network and for 1..8 refinement rounds
+  (closed-form control points given the predicted t, then joint Gauss-Newton steps on the
+  control points and t; torch, batched);
 * ``strokes/s`` of the embedder (batched on CPU) and of
   ``sketchkit.geometry.bezier.fit_least_squares`` (chord-length t + 5 refinement steps, one call
   per stroke, the reference), plus the batched numpy ``fit_least_squares_batch`` grouped by
@@ -41,6 +42,7 @@ import sketchkit.data  # noqa: E402
 from sketchkit.geometry.bezier import fit_least_squares, fit_least_squares_batch  # noqa: E402
 from sketchkit.models.base import load_model  # noqa: E402
 
+STEPS = (0, 1, 2, 3, 5, 8)  # refinement rounds measured (0 = the raw network)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -92,7 +94,7 @@ def bench(model, strokes: list[np.ndarray], *, batch: int = 1024, lsq_steps: int
     sec_b, mse_b = _time(batched_lsq)
     result["lsq_batched"] = {"mse": float(mse_b.mean()), "strokes_per_s": len(strokes) / sec_b, "seconds": sec_b}
 
-    for steps in (0, 1, 2, 3):
+    for steps in STEPS:
         def run():
             out = []
             for s in range(0, len(strokes), batch):
@@ -135,7 +137,7 @@ def main() -> None:
         print(f"  least squares (per stroke)   mse {r['lsq']['mse']:.3e}  {r['lsq']['strokes_per_s']:9.0f} strokes/s")
         print(f"  least squares (numpy batch)  mse {r['lsq_batched']['mse']:.3e}  "
               f"{r['lsq_batched']['strokes_per_s']:9.0f} strokes/s")
-        for steps in (0, 1, 2, 3):
+        for steps in STEPS:
             e = r[f"embedder_refine{steps}"]
             print(f"  embedder, refine {steps}          mse {e['mse']:.3e}  {e['strokes_per_s']:9.0f} strokes/s  "
                   f"ratio {e['ratio']:.3f} (median/stroke {e['median_stroke_ratio']:.3f})  "

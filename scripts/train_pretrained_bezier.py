@@ -35,11 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "sketchrnn" / "omniglot.npz"
 
 
-def _model_config(train_sketches) -> BezierSketchConfig:
+def _model_config(train_sketches, args) -> BezierSketchConfig:
     base = BezierSketchConfig(
-        min_degree=2,  # multi-degree: embed_strokes picks degree 2..5 per stroke
-        max_degree=5,  # generator tokens: 5 offsets + start = 12 numbers per stroke
-        max_strokes=16,  # Omniglot characters have 1-12 strokes (99.9% <= 12)
+        min_degree=2,  # multi-degree: embed_strokes picks the lowest adequate degree per stroke
+        max_degree=args.degree,  # generator tokens: degree offsets + start point per stroke
+        split_angle=args.split_angle,  # cut strokes at sharp corners (Omniglot strokes have many)
+        max_strokes=args.max_strokes,
         kl_anneal_steps=3000,
     )
     return estimate_token_scales(train_sketches, base)
@@ -75,16 +76,32 @@ def main() -> None:
     ap.add_argument("--embedder-steps", type=int, default=3000)
     ap.add_argument("--generator-steps", type=int, default=6000)
     ap.add_argument("--batch-size", type=int, default=48)
+    ap.add_argument("--degree", type=int, default=5, help="max degree (generator token degree)")
+    ap.add_argument("--split-angle", type=float, default=0.0, help="split strokes at corners sharper than this")
+    ap.add_argument("--max-strokes", type=int, default=16, help="longest token sequence")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N training sketches")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--card-only", action="store_true", help="skip training: export --run-dir and write the card")
+    ap.add_argument("--embedder-from", type=Path, default=None,
+                    help="copy the embedder weights from this model/run dir and train only the generator")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     train_sk = list(sketchkit.data.read(args.data, split="train", limit=args.limit))
     val_sk = list(sketchkit.data.read(args.data, split="valid", limit=500))
-    config = _model_config(train_sk)
+    config = _model_config(train_sk, args)
     model = BezierSketchModel(config)
+    stages = None
+    if args.embedder_from is not None:
+        donor = load_model(args.embedder_from)
+        embedder = {id(p) for p in model.stage_parameters("embedder")}
+        own = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, p in donor.named_parameters():
+                if name in own and id(own[name]) in embedder:
+                    own[name].copy_(p)  # same shapes: the embedder fields of both configs agree
+        stages = ["generator"]
     tcfg = TrainConfig(
         stage_steps={"embedder": args.embedder_steps, "generator": args.generator_steps},
         batch_size=args.batch_size,
@@ -94,14 +111,44 @@ def main() -> None:
         val_every=500, val_batches=4, checkpoint_every=1000, log_every=50,
         num_samples=16, sample_temperature=0.4, seed=0, device="cpu",
     )
-    t0 = time.time()
-    run = train(model, train_sk, val_sketches=val_sk, config=tcfg, run_dir=args.run_dir, resume=args.resume,
-                data_info={"path": str(args.data), "train": len(train_sk), "valid": len(val_sk)})
-    seconds = time.time() - t0
+    data_info = {"path": str(args.data), "train": len(train_sk), "valid": len(val_sk),
+                 "embedder_from": None if args.embedder_from is None else str(args.embedder_from)}
+    if not args.card_only:
+        t0 = time.time()
+        train(model, train_sk, val_sketches=val_sk, config=tcfg, run_dir=args.run_dir, resume=args.resume,
+              stages=stages, data_info=data_info)
+        (args.run_dir / "wall_seconds.txt").write_text(f"{time.time() - t0:.1f}\n")
+    load_model(args.run_dir / "last").save_pretrained(args.out)
+    card = _card(args, tcfg, len(train_sk), len(val_sk))
+    atomic_write_bytes(args.out / "MODEL_CARD.md", card.encode())
+    print(card)
 
-    final = load_model(run / "last")
-    final.save_pretrained(args.out)
-    losses = _losses(run)
+
+def _wall_seconds(run_dir: Path) -> float:
+    """Training wall time: recorded by this script, else the span of the run's file times."""
+    rec = run_dir / "wall_seconds.txt"
+    if rec.is_file():
+        return float(rec.read_text())
+    return (run_dir / "metrics.jsonl").stat().st_mtime - (run_dir / "run.json").stat().st_mtime
+
+
+def _card(args, tcfg: TrainConfig, n_train: int, n_val: int) -> str:
+    final = load_model(args.out)
+    config = final.config
+    losses = _losses(args.run_dir)
+    seconds = _wall_seconds(args.run_dir)
+    emb_note = ""
+    if args.embedder_from is not None:
+        # The embedder was trained by an earlier run of this script; its log sits in that run folder.
+        src = args.embedder_from
+        emb_run = src if (src / "metrics.jsonl").is_file() else src.parent
+        if (emb_run / "metrics.jsonl").is_file():
+            e = _losses(emb_run)
+            losses["train"]["embedder"] = e["train"].get("embedder", {})
+            losses["val"]["embedder"] = e["val"].get("embedder", {})
+            seconds += _wall_seconds(emb_run) if (emb_run / "run.json").is_file() else 0.0
+        emb_note = (f" (embedder weights from an earlier run of this script with the same embedder "
+                    f"settings and no stroke splitting, `--embedder-from {src}`; times and losses of both runs)")
     # Throughput of sampling (sketches/s, 1 thread, batch of 64, temperature 0.4).
     t1 = time.time()
     final.sample(64, generator=torch.Generator().manual_seed(0), temperature=0.4)
@@ -110,25 +157,27 @@ def main() -> None:
     size_mb = (args.out / "model.safetensors").stat().st_size / 1e6
     emb, gen = losses["train"].get("embedder", {}), losses["train"].get("generator", {})
     vemb, vgen = losses["val"].get("embedder", {}), losses["val"].get("generator", {})
-    card = f"""# BézierSketch (sketchkit shipped model `bezier`)
+    split = (f"Strokes are cut at corners turning more than {config.split_angle:g} degrees before embedding, "
+             "so one stroke may become several curves.") if config.split_angle > 0 else ""
+    return f"""# BézierSketch (sketchkit shipped model `bezier`)
 
 BézierSketch (Das et al., ECCV 2020): a BiLSTM stroke embedder that turns each stroke into one
 Bézier curve (degrees {config.min_degree}-{config.max_degree}), and a stroke-token seq2seq VAE
-that generates sketches as sequences of degree-{config.max_degree} curves.
+that generates sketches as sequences of degree-{config.max_degree} curves. {split}
 
 ## Data
 Omniglot handwritten characters (Lake et al.), sketch-rnn stroke-3 version
-(`omniglot.npz` from github.com/hardmaru/sketch-rnn-datasets): {len(train_sk)} training sketches
-(`train` split), {len(val_sk)} validation sketches (first {len(val_sk)} of `valid`).
+(`omniglot.npz` from github.com/hardmaru/sketch-rnn-datasets): {n_train} training sketches
+(`train` split), {n_val} validation sketches (first {n_val} of `valid`).
 License of the data: MIT (Copyright 2015 Brenden Lake). No other data was used.
 
 ## Training
 `python scripts/train_pretrained_bezier.py` through `sketchkit.train.train`, CPU, {args.threads} thread(s),
-{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__}.
-- embedder stage: {tcfg.steps_for('embedder', len(train_sk))} steps, batch {tcfg.batch_size} sketches (all their strokes)
-- generator stage: {tcfg.steps_for('generator', len(train_sk))} steps, batch {tcfg.batch_size} sketches
+{platform.python_implementation()} {platform.python_version()}, torch {torch.__version__}{emb_note}.
+- embedder stage: {tcfg.steps_for('embedder', n_train)} steps, batch {tcfg.batch_size} sketches (all their strokes)
+- generator stage: {tcfg.steps_for('generator', n_train)} steps, batch {tcfg.batch_size} sketches
 - Adam, lr {tcfg.lr} cosine to {tcfg.lr * tcfg.min_lr_ratio:g}, {tcfg.warmup_steps} warm-up steps, grad clip {tcfg.grad_clip}, seed {tcfg.seed}
-- wall time: {seconds / 60:.1f} min (both stages, including validation)
+- wall time: {seconds / 60:.1f} min (both stages, including validation; shared, busy 2-core machine)
 - token scales from the training data: offset_scale {config.offset_scale:.4f}, start_scale {config.start_scale:.4f}
 
 ## Losses (from metrics.jsonl)
@@ -150,8 +199,6 @@ Weights: MIT, like the training data and sketchkit. Attribution for the data: Om
 Brenden M. Lake, Ruslan Salakhutdinov, Joshua B. Tenenbaum, "Human-level concept learning
 through probabilistic program induction", Science 2015.
 """
-    atomic_write_bytes(args.out / "MODEL_CARD.md", card.encode())
-    print(card)
 
 
 if __name__ == "__main__":

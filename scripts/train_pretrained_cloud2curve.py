@@ -15,7 +15,7 @@ Adam loop is used only when that module is missing (``--fallback`` forces it).
 Usage::
 
     python scripts/train_pretrained_cloud2curve.py --out /tmp/c2c_run \
-        --stroke-steps 2500 --sketch-steps 600 --install
+        --stroke-steps 3000 --sketch-steps 250 --install
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("/tmp/c2c_run"))
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--stroke-steps", type=int, default=2500)
-    ap.add_argument("--sketch-steps", type=int, default=600)
+    ap.add_argument("--stroke-steps", type=int, default=3000)
+    ap.add_argument("--sketch-steps", type=int, default=250)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -142,7 +142,10 @@ def main() -> None:
     exclude = held_out_keys(args.data)
     sketches = load_quickdraw_raw(args.data, exclude) + load_vectormnist(args.data, args.digits)
     sketches += load_kmnist_clouds(args.data, args.kmnist)
-    print(f"{len(sketches)} training sketches ({len(exclude)} Quick, Draw! drawings held out)", flush=True)
+    # validation: 4000..4099 of the VectorMNIST substitute (not in training when --digits <= 4000)
+    val = load_vectormnist(args.data, 4100)[4000:]
+    print(f"{len(sketches)} training sketches ({len(exclude)} Quick, Draw! drawings held out), "
+          f"{len(val)} validation sketches", flush=True)
 
     config = Cloud2CurveConfig(loss_type=args.loss, max_strokes=10, sketch_max_degree=3, sketch_curve_samples=10)
     model = Cloud2CurveModel(config)
@@ -157,9 +160,13 @@ def main() -> None:
         run = _fallback_train(model, sketches, steps, args.batch, args.lr, args.seed, args.out)
         best = run / "best"
     else:
-        tc = TrainConfig(steps=max(steps.values()), batch_size=args.batch, lr=args.lr, seed=args.seed,
-                         device="cpu", stage_steps=steps, quiet=False)
-        run = train(model, sketches, config=tc, run_dir=args.out)
+        tc = TrainConfig(steps=max(steps.values()), stage_steps=steps, batch_size=args.batch, lr=args.lr,
+                         schedule="cosine", min_lr_ratio=0.05, seed=args.seed, device="cpu",
+                         val_every=1000, checkpoint_every=500, num_samples=8, log_every=50, quiet=True)
+        run = train(model, sketches, val_sketches=val, config=tc, run_dir=args.out,
+                    data_info={"quickdraw_raw": "../shared/data/quickdraw/raw (8 categories, held-out removed)",
+                               "vectormnist_digits": args.digits, "kmnist_clouds": args.kmnist,
+                               "train_sketches": len(sketches), "val_sketches": len(val)})
         best = run / "best" if (run / "best").is_dir() else run / "last"
     print(f"trained in {time.time() - t0:.0f} s -> {best}", flush=True)
     if args.install:

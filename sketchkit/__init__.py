@@ -12,14 +12,18 @@ from sketchkit.sketch import BezierSketch, Sketch
 
 __version__ = "0.1.0"
 
-__all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "to_png", "read", "__version__"]
+__all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "grid_svg", "to_png", "rasterize",
+           "read", "read_all", "__version__"]
 
 _LAZY = {
     "load_model": ("sketchkit.models.base", "load_model"),
     "vectorize": ("sketchkit.vectorize", "vectorize"),
     "to_svg": ("sketchkit.render", "to_svg"),
     "to_png": ("sketchkit.render", "to_png"),
+    "grid_svg": ("sketchkit.render", "grid_svg"),
+    "rasterize": ("sketchkit.render", "rasterize"),
     "read": ("sketchkit.data", "read"),
+    "read_all": ("sketchkit.data", "read_all"),
 }
 
 

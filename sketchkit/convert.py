@@ -43,6 +43,7 @@ __all__ = [
     "resample_sketch",
     "sample_point_cloud",
     "simplify",
+    "sketch_to_bezier",
     "sketch_to_stroke3",
     "sketches_to_stroke5",
     "stroke3_to_sketch",
@@ -393,6 +394,45 @@ def simplify(sketch: Sketch, epsilon: float) -> Sketch:
     strokes = [s[k] for s, k in zip(sketch.strokes, keep)]
     times = None if sketch.times is None else [t[k] for t, k in zip(sketch.times, keep)]
     return Sketch(strokes, times=times, label=sketch.label, meta=dict(sketch.meta))
+
+
+def sketch_to_bezier(
+    sketch: Sketch,
+    degree: int = 3,
+    *,
+    refine_steps: int = 5,
+    fix_ends: bool = False,
+) -> BezierSketch:
+    """Least-squares Bézier curve of one degree per stroke (the non-learned reference fit).
+
+    Each stroke with >= 2 points is fitted by :func:`sketchkit.geometry.bezier.fit_least_squares`
+    (chord-length parameters plus ``refine_steps`` refinement steps). A single-point stroke
+    becomes a degenerate curve with all control points at that point. The per-stroke mean
+    squared error is stored in ``meta["fit_mse"]`` (list, units squared).
+
+    Args:
+        sketch: a polyline Sketch (not a point cloud: its strokes carry no order).
+        degree: curve degree ``>= 1``.
+        refine_steps: parameter refinement steps per stroke.
+        fix_ends: pin each curve's end control points to the stroke's end points.
+
+    Returns:
+        A BezierSketch with one curve per stroke, same label, meta plus ``fit_mse``.
+    """
+    from sketchkit.geometry.bezier import fit_least_squares
+
+    if sketch.is_point_cloud:
+        raise ValueError("sketch_to_bezier: a point cloud has no stroke order to fit curves to")
+    curves, errors = [], []
+    for stroke in sketch.strokes:
+        if stroke.shape[0] == 1:
+            curves.append(np.repeat(stroke, degree + 1, axis=0))
+            errors.append(0.0)
+            continue
+        fit = fit_least_squares(stroke, degree, refine_steps=refine_steps, fix_ends=fix_ends)
+        curves.append(fit.control_points)
+        errors.append(fit.mse)
+    return BezierSketch(curves, label=sketch.label, meta={**sketch.meta, "fit_mse": errors})
 
 
 # --------------------------------------------------------------------------------------------

@@ -91,7 +91,13 @@ class Sketch:
             points: ``(n, 2)`` unordered points (SVG frame, y down).
         """
         pts = _as_points(points, what="point cloud", min_points=0)
-        return cls([p[None, :] for p in pts], label=label, meta={**(meta or {}), "point_cloud": True})
+        # Validated once as a whole: skip the per-stroke checks of __post_init__ (hot in data loading).
+        sketch = object.__new__(cls)
+        object.__setattr__(sketch, "strokes", list(pts[:, None, :]))
+        object.__setattr__(sketch, "times", None)
+        object.__setattr__(sketch, "label", label)
+        object.__setattr__(sketch, "meta", {**(meta or {}), "point_cloud": True})
+        return sketch
 
     @property
     def is_point_cloud(self) -> bool:

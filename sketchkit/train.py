@@ -897,8 +897,8 @@ class _MetricsLog:
         """Drop records logged after the checkpoint being resumed (they will be logged again)."""
         if not self.enabled or not self.path.is_file():
             return
-        keep = [r for r in read_metrics(self.path.parent)
-                if (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
+        keep = [r for r in read_metrics(self.path.parent) if r.get("type") != "final"
+                and (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in keep).encode())
 
 
@@ -1176,7 +1176,10 @@ def _train_stage(model: SketchModel, stage: str, stage_index: int, train_sketche
                     dist.all_reduce(check)
                     check /= world
                 loss_value, norm_value = (float(v) for v in check.cpu())
-                if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+                # with a float16 grad scaler, inf gradients are routine (the scaler skips the step
+                # and lowers its scale); only a non-finite loss counts then
+                grads_ok = math.isfinite(norm_value) or scaler is not None
+                if not (math.isfinite(loss_value) and grads_ok):
                     what = "loss" if not math.isfinite(loss_value) else "gradient norm"
                     state["skipped"] += 1
                     if config.skip_nonfinite and state["skipped"] <= config.max_skipped:

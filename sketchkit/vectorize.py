@@ -13,9 +13,13 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    spur pruning, straight continuation through junctions so a stroke crossing another stays one
    path). Stroke width ``"auto"`` comes from the distance transform on the skeleton.
 4. **Curves** per path: the path is lightly smoothed, cut at sharp corners, and each piece is
-   fitted with the lowest degree ``1..max_degree`` whose largest deviation from the traced
-   points is within ``tolerance`` (default ``max(0.75, 0.3 * width)`` px); a piece no degree can
-   fit is cut at its worst point and both halves fitted again.
+   fitted with the lowest degree ``1..max_degree`` whose RMS distance to the traced points is
+   within ``tolerance`` (default ``max(0.25, 0.08 * width)`` px) and whose largest distance is
+   within 6 times that; a piece no degree can fit is cut at its worst point and both halves are
+   fitted again. Before fitting, points move across the line to the ink centroid (sub-pixel
+   centreline from the anti-aliasing), free line ends are extended by half a width (a skeleton
+   stops short of a round cap), and the two sides of a sharp corner meet at their tangents'
+   crossing (a skeleton rounds corners off).
    The **Cloud2Curve stroke model** (shipped weights, run here in numpy — no torch import, so a
    cold start stays fast) predicts the initial curve of each degree from the piece's point
    cloud; ``refine`` steps then alternate projecting the points onto the curve (new parameters)
@@ -51,6 +55,7 @@ __all__ = [
     "to_json",
     "to_npz_bytes",
     "to_ndjson",
+    "write_atomic",
     "BlankImageWarning",
     "NumpyStrokeModel",
     "DEFAULT_MAX_PIXELS",
@@ -291,15 +296,21 @@ def _chord_t(pts: np.ndarray) -> np.ndarray:
     return cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(pts))
 
 
-def _project(ctrl: np.ndarray, pts: np.ndarray, samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Parameter of the nearest curve point for each point (dense search + one Newton step) and distances."""
+def _project(ctrl: np.ndarray, pts: np.ndarray, t0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter of the nearest curve point for each point and the distances.
+
+    Starts from ``t0`` when given (refinement: the previous parameters are close), else from a
+    dense search over the curve; then three Newton steps on the foot-point condition.
+    """
     d = ctrl.shape[0] - 1
-    m = samples or int(min(max(32, 2 * len(pts)), 160))
-    ts = np.linspace(0.0, 1.0, m)
-    curve = _bernstein(d, ts) @ ctrl  # (m, 2)
-    diff = pts[:, None, :] - curve[None, :, :]
-    idx = np.argmin((diff ** 2).sum(-1), axis=1)
-    t = ts[idx]
+    if t0 is None:
+        m = int(min(max(32, 2 * len(pts)), 160))
+        ts = np.linspace(0.0, 1.0, m)
+        curve = _bernstein(d, ts) @ ctrl  # (m, 2)
+        diff = pts[:, None, :] - curve[None, :, :]
+        t = ts[np.argmin((diff ** 2).sum(-1), axis=1)]
+    else:
+        t = t0
     # Newton refinement of the foot point
     d1 = d * np.diff(ctrl, axis=0)
     d2 = (d - 1) * np.diff(d1, axis=0) if d >= 2 else np.zeros((1, 2))
@@ -348,7 +359,7 @@ def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
         t = np.maximum.accumulate(t)  # ordered points -> monotone parameters
         t[0], t[-1] = 0.0, 1.0
         ctrl = _solve_pinned(pts, t, d)
-        t, dist = _project(ctrl, pts)
+        t, dist = _project(ctrl, pts, t)
     # also check the curve does not wander away from the points (curve -> points)
     curve = _bernstein(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
     back = np.sqrt(((curve[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1))
@@ -521,14 +532,19 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any) -> list
         new_todo = []
         for i, pred in zip(todo, preds):
             pts = work[i]
+            # the highest degree first: when even it fails, cut without trying the others;
+            # when it fits, the lowest degree that also fits wins
             best = None
-            for d in range(1, opts.max_degree + 1):
+            top = max(1, min(opts.max_degree, (pts.shape[0] - 1) // 2))  # enough points per unknown
+            for d in [top] + list(range(1, top)):
                 init = pred[d - 1] if (pred is not None and d <= len(pred)) else None
                 ctrl, err, rms = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance)
                 ok = err <= opts.tolerance and rms <= opts.rms_tolerance
-                if best is None or err < best[1] or ok:
+                if best is None or ok:
                     best = (ctrl, err, ok)
-                if ok:
+                if d == top and not ok:
+                    break
+                if ok and d < top:
                     break
             assert best is not None
             if best[2] or pts.shape[0] <= 2 * opts.min_piece + 1:
@@ -583,8 +599,8 @@ def vectorize(
         stroke_width: ``"auto"`` (distance transform) or the line width in input px.
         model: ``None``: the shipped Cloud2Curve stroke model (least squares alone if not shipped);
             a model directory or name; a ``Cloud2CurveModel``; ``False``: no model.
-        tolerance: largest allowed distance (input px) between traced points and a curve;
-            default ``max(0.75, 0.3 * stroke width)``.
+        tolerance: allowed RMS distance (input px) between the traced points and a curve (the
+            largest distance may be 6 times that); default ``max(0.25, 0.08 * stroke width)``.
         max_pixels: refuse larger images.
         work_pixels: downscale larger images before tracing.
 
@@ -657,9 +673,10 @@ def vectorize(
         lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0 for p in paths]
         keep = sorted(np.argsort(-np.asarray(lengths), kind="stable")[:max_strokes].tolist())
         paths = [paths[i] for i in keep]
-    tol = (max(0.75, 0.3 * width * factor) if tolerance is None else float(tolerance)) / factor
-    rms_tol = tol * float(os.environ.get("SKV_RMS", "1.0"))
-    tol = tol * float(os.environ.get("SKV_MAX", "1.0"))
+    if tolerance is not None and not float(tolerance) > 0:
+        raise InputError(f"tolerance: expected a positive distance in px, got {tolerance}")
+    rms_tol = (max(0.25, 0.08 * width * factor) if tolerance is None else float(tolerance)) / factor
+    tol = 6.0 * rms_tol
     opts = _FitOptions(max_degree=int(max_degree), tolerance=tol, rms_tolerance=rms_tol, refine=int(refine),
                        min_piece=max(2, int(round(width))))
     net = _resolve_model(model)
@@ -714,6 +731,33 @@ def _blank(name: str, meta: dict[str, Any]) -> BezierSketch:
 # ------------------------------------------------------------------------------------------------
 # writers
 # ------------------------------------------------------------------------------------------------
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` via a temp file in the same folder and a rename.
+
+    Torch-free twin of :func:`sketchkit.models.base.atomic_write_bytes` for the CLI's outputs.
+    """
+    import tempfile
+
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
 
 
 def _num(v: float) -> str:

@@ -282,3 +282,18 @@ def test_real_quickdraw_simplify_and_resample():
         res = cv.resample_sketch(sketch, spacing=3.0)
         for t in res.times:
             assert np.all(np.diff(t) >= 0)  # interpolated times stay ordered
+
+
+def test_sketch_to_bezier_fits_each_stroke():
+    from sketchkit.geometry.bezier import evaluate
+
+    t = np.linspace(0, 1, 30)
+    cubic = np.array([[0.0, 0.0], [1.0, 3.0], [3.0, 3.0], [4.0, 0.0]])
+    sketch = Sketch([evaluate(cubic, t), np.array([[7.0, 7.0]])], label="c", meta={"k": 1})
+    bsk = cv.sketch_to_bezier(sketch, 3, refine_steps=40)
+    assert bsk.degrees == [3, 3] and bsk.label == "c" and bsk.meta["k"] == 1
+    np.testing.assert_allclose(bsk.curves[0], cubic, atol=1e-8)  # exact curve recovered
+    np.testing.assert_array_equal(bsk.curves[1], np.full((4, 2), 7.0))
+    assert bsk.meta["fit_mse"][0] < 1e-18 and bsk.meta["fit_mse"][1] == 0.0
+    with pytest.raises(ValueError, match="point cloud"):
+        cv.sketch_to_bezier(Sketch.from_point_cloud(np.zeros((3, 2))))

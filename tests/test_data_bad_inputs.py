@@ -278,3 +278,10 @@ def test_unknown_and_empty_files(tmp_path):
     with pytest.raises(InputError, match="empty file"):
         read(e)
     assert read_all(tmp_path) == []  # a folder scan skips what it cannot read
+
+
+def test_labels_files_given_as_data(shared_data):
+    with pytest.raises(DataFormatError, match="is an idx labels file"):
+        list(read(shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz"))
+    with pytest.raises(DataFormatError, match="looks like a labels file"):
+        list(read(shared_data / "kmnist" / "kmnist-test-labels.npz"))

@@ -234,3 +234,15 @@ def test_registry_and_options():
     assert isinstance(next(read(path, format="quickdraw-ndjson")), Sketch)
     assert sum(1 for _ in read(path, recognized=True)) == sum(
         1 for s in read(path) if s.meta["recognized"])
+
+
+def test_ink_masks_and_folder_info():
+    from sketchkit.data.rasters import read_images, read_ink_masks
+
+    path = shared_path("mnist", "t10k-images-idx3-ubyte.gz")
+    (img, lab), (mask, lab2) = next(read_images(path)), next(read_ink_masks(path, threshold=0.5))
+    assert lab == lab2 == "7" and mask.dtype == bool
+    np.testing.assert_array_equal(mask, img > 127.5)
+    summary = info(shared_path("quickdraw"))
+    assert summary["format"] == "folder" and summary["count"] == 228 + 200
+    assert len(summary["files"]) == 16 and summary["labels"]["cat"] == 50

@@ -214,3 +214,26 @@ def test_polyline_path_property(points, relative, sep):
             parts.append(f"L{points[i][0]}{sep}{points[i][1]}")
     (s,) = parse_path(sep.join(parts))
     np.testing.assert_array_equal(s, pts)
+
+
+def test_render_roundtrip_bezier_curves():
+    """Curves the renderer writes as exact Q/C (degree 2, 3) or cubic pieces (degree 5, within its
+    tolerance) import back within the import tolerance plus the renderer's rounding."""
+    from sketchkit.render import to_svg
+    from sketchkit.sketch import BezierSketch
+
+    curves = [np.array([[0.0, 0.0], [50.0, 80.0], [100.0, 0.0]]),
+              np.array([[0.0, 100.0], [20.0, 40.0], [80.0, 160.0], [100.0, 100.0]]),
+              np.array([[0.0, 200.0], [30.0, 150.0], [45.0, 260.0], [60.0, 140.0], [80.0, 250.0], [100.0, 200.0]])]
+    bz = BezierSketch(curves)
+    size = 256
+    text = to_svg(bz, size=size, tolerance=0.1, margin=0.05)
+    back = svg_to_sketch(text, tolerance=0.05)
+    assert back.num_strokes == 3
+    # source units per output pixel: the content (~260 units tall) fills ~90% of 256 px
+    px = 260.0 / (0.9 * size)
+    for cp, poly in zip(curves, back.strokes):
+        truth = evaluate(cp, np.linspace(0, 1, 2000))
+        err = _dist_to_polyline(truth, poly).max()
+        bound = 0.05 + (0.1 * px if cp.shape[0] > 4 else 0.0) + 0.01
+        assert err <= bound, (cp.shape[0] - 1, err, bound)

@@ -138,6 +138,8 @@ def test_svg_polyline_round_trip_and_viewbox():
         pts = np.vstack([pieces[0][:1]] + [p[1:] for p in pieces])
         np.testing.assert_allclose(pts, stroke, atol=0.006 / scale)  # 1/100 px rounding
     group = root.find(f"{SVG}g")
+    assert root.find(f"{SVG}title") is None  # no label
+    assert parse(to_svg(Sketch(ZIGZAG.strokes, label="zig & zag"))).find(f"{SVG}title").text == "zig & zag"
     assert group.get("fill") == "none"
     assert group.get("stroke-linecap") == "round" and group.get("stroke-linejoin") == "round"
     assert float(group.get("stroke-width")) * scale == pytest.approx(3.0, abs=0.02)
@@ -759,3 +761,26 @@ def test_hermite_cubics_within_tolerance_and_tangent_continuous(weights):
         t_in, t_out = left[-1] - left[-2], right[1] - right[0]
         cos = t_in @ t_out / (np.linalg.norm(t_in) * np.linalg.norm(t_out))
         assert cos == pytest.approx(1.0, abs=1e-9)
+
+
+def test_degenerate_curves():
+    same = BezierSketch([np.full((6, 2), 4.0)])  # a degree-5 curve collapsed to a point
+    root = parse(to_svg(same))
+    assert paths(root) == [] and len(list(root.iter(f"{SVG}circle"))) == 1
+    flat = BezierSketch([np.array([[0.0, 1.0], [5.0, 1.0], [7.0, 1.0], [10.0, 1.0], [12.0, 1.0]])])  # on y = 1
+    root = parse(to_svg(flat, size=100, margin=0.0, stroke_width=2.0))
+    assert px_scale(root) == pytest.approx(98.0 / 12.0, rel=1e-3)
+    assert view_box(root)[1] + view_box(root)[3] / 2 == pytest.approx(1.0, abs=1e-3)
+    assert rasterize(same, 12).sum() > 0 and rasterize(flat, 12)[6].sum() > 5
+    root = parse(grid_svg([Sketch([]), BezierSketch([])], cell=32))
+    assert root.get("width") == "64px" and paths(root) == []
+
+
+def test_rasterize_batch_equals_single_calls():
+    items = quickdraw("cat", 6) + [Sketch([]), ZIGZAG, BezierSketch([np.array([[0.0, 0.0], [5.0, 9.0], [10.0, 0.0]])])]
+    for size, fit in ((28, True), ((20, 36), True), (64, False)):
+        batch = rasterize_batch(items, size, stroke_width=1.5, fit=fit)
+        single = np.stack([rasterize(s, size, stroke_width=1.5, fit=fit) for s in items])
+        assert batch.shape == single.shape and batch.dtype == np.float32
+        np.testing.assert_array_equal(batch, single)
+    assert rasterize_batch([], 8).shape == (0, 8, 8)

@@ -130,3 +130,18 @@ def test_real_quickdraw_grid(tmp_path, capsys):
     assert run(capsys, "render", src, "--index", 4, "-o", png)[0] == 0
     img = np.asarray(Image.open(io.BytesIO(png.read_bytes())).convert("L"))
     assert img.shape == (256, 256) and img.min() < 50 and img[0, 0] == 255
+
+
+def test_real_sketchrnn_split_and_point_cloud(tmp_path, capsys):
+    sheep = shared_path("sketchrnn", "aaron_sheep.npz")
+    out = tmp_path / "sheep.svg"
+    assert run(capsys, "render", sheep, "--split", "valid", "--count", 4, "-o", out)[0] == 0
+    root = ET.fromstring(out.read_bytes())
+    assert sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "cell") == 4
+    kmnist = shared_path("kmnist", "kmnist-test-imgs.npz")
+    out = tmp_path / "k.svg"
+    assert run(capsys, "render", kmnist, "--index", 0, "-o", out)[0] == 0
+    root = ET.fromstring(out.read_bytes())
+    assert len(list(root.iter(f"{SVG}circle"))) > 20 and not list(root.iter(f"{SVG}path"))  # a point cloud
+    code, _, err = run(capsys, "render", sheep, "--loop", "-o", out)
+    assert code == 2 and "--loop needs --animate" in err

@@ -62,9 +62,11 @@ def info_cmd(
         typer.echo("splits   " + "  ".join(f"{k} {v}" for k, v in summary["splits"].items()))
     labels = summary.get("labels") or {}
     if labels:
-        shown = list(labels.items())[:12]
+        shown = sorted(labels.items(), key=lambda kv: -kv[1])[:12] if len(labels) > 12 else list(labels.items())
         more = f"  ... ({len(labels)} labels)" if len(labels) > 12 else ""
         typer.echo("labels   " + "  ".join(f"{k}: {v}" for k, v in shown) + more)
+    for f in summary.get("files", []):
+        typer.echo(f"  {f['count']:>8}  {f['format']:<19} {f['path']}")
     if "image_shape" in summary:
         typer.echo(f"images   {summary['image_shape'][0]}x{summary['image_shape'][1]}, "
                    f"mean ink fraction {summary['mean_ink_fraction']:g}, "

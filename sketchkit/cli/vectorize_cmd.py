@@ -14,7 +14,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def _write(sketch, path: Path, fmt: str, stroke_width: Optional[float]) -> None:
-    from sketchkit.render._io import write_atomic
+    from sketchkit.vectorize import write_atomic
     from sketchkit.vectorize import to_json, to_ndjson, to_npz_bytes, to_svg
 
     if fmt == "svg":
@@ -36,7 +36,7 @@ def vectorize(
     stroke_width: str = typer.Option("auto", "--stroke-width", help="'auto' (estimated) or the line width in px."),
     refine: int = typer.Option(4, "--refine", help="Least-squares refinement steps per curve (0: model output as is)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Ink threshold in [0, 1) (default: Otsu)."),
-    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Largest curve deviation in px (default: max(0.75, 0.3 * width))."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed RMS curve deviation in px (largest: 6x that; default max(0.25, 0.08 * width))."),
     model: Optional[str] = typer.Option(None, "--model", help="Cloud2Curve model directory or name (default: the shipped one); 'none' for least squares only."),
     max_pixels: int = typer.Option(64_000_000, "--max-pixels", help="Refuse images with more pixels than this."),
 ) -> None:
@@ -84,7 +84,7 @@ def vectorize(
                 typer.echo(f"error: {exc}", err=True)
         typer.echo(f"vectorised {len(files) - failed}/{len(files)} images into {out_dir}" + (f" ({failed} failed)" if failed else ""), err=True)
         if failed:
-            raise typer.Exit(1)
+            raise SystemExit(1)  # app.main() passes SystemExit codes through (typer.Exit is swallowed with standalone_mode=False)
         return
 
     if output is None:

@@ -12,8 +12,8 @@ registry. Supported (registry name: what it reads):
 * ``vectormnist-npz`` / ``vectormnist-samples``: VectorMNIST (see :mod:`sketchkit.data.vectormnist`);
 * ``svg``: paths / lines / polylines / polygons of an SVG drawing.
 
-A folder is read file by file in sorted order (recursively), skipping files of no known format
-and label companion files. Nothing here imports torch (the torch ``Dataset`` lives in
+A folder is read file by file in sorted order (recursively), skipping files of no known format,
+label companion files, hidden files and unfinished downloads (``.part``/``.tmp``). Nothing here imports torch (the torch ``Dataset`` lives in
 :mod:`sketchkit.data.torch_dataset`).
 
 Bad records: ``on_error="raise"`` (default) stops with a one-line
@@ -66,7 +66,8 @@ def _all_options() -> set[str]:
 
 def _iter_folder(folder: Path) -> Iterator[tuple[Path, Format]]:
     for p in sorted(q for q in folder.rglob("*") if q.is_file()):
-        if p.name.startswith(".") or any(m in p.name for m in _LABEL_FILE_MARKERS):
+        if p.name.startswith(".") or p.suffix in (".part", ".tmp") \
+                or any(m in p.name for m in _LABEL_FILE_MARKERS):
             continue
         try:
             fmt = sniff(p)
@@ -137,24 +138,21 @@ def read(
                     continue
                 kw = _reader_opts(fmt, opts, strict=False, path=f)
                 if split is not None:
+                    wanted = [split] if isinstance(split, str) else list(split)
                     if "split" not in fmt.options:
                         continue
                     if fmt.name in ("kmnist-npz", "mnist-idx"):
-                        if _split_of(f) not in (None, split):
-                            continue
+                        if _split_of(f) not in (None, *wanted):
+                            continue  # the file name says which split it holds
                     elif fmt.name == "sketchrnn-npz":
                         from sketchkit.data._npz import npz_keys
 
-                        wanted = [split] if isinstance(split, str) else list(split)
                         have = [s for s in wanted if s in npz_keys(f)]
                         if not have:
                             continue
                         kw["split"] = have
-                        ctx = ReadContext(f, on_error)
-                        contexts.append(ctx)
-                        yield from fmt.reader(f, ctx, **kw)
-                        continue
-                    kw["split"] = split
+                    else:
+                        kw["split"] = split
                 ctx = ReadContext(f, on_error)
                 contexts.append(ctx)
                 yield from fmt.reader(f, ctx, **kw)
@@ -211,9 +209,13 @@ def info(path: str | os.PathLike, **opts: Any) -> dict[str, Any]:
         dict with ``path``, ``format``, ``count``, ``labels`` (label -> count), ``strokes`` and
         ``points`` (``min``/``mean``/``max``/``total`` per sketch), ``has_times``, ``bounds``
         (``[xmin, ymin, xmax, ymax]`` over all points), ``splits`` where the format has them,
-        and ``skipped`` (number of malformed records skipped).
+        and ``skipped`` (number of malformed records skipped). A folder (without ``split``)
+        gives ``format = "folder"``, the total ``count``, merged ``labels`` and ``files``: one
+        ``{"path", "format", "count"}`` per file read.
     """
     p = check_path(path)
+    if p.is_dir() and not opts.get("split"):
+        return _folder_info(p, opts)
     if p.is_file():
         fmt = get_format(opts["format"]) if opts.get("format") else sniff(p)
         if fmt.info is not None and not opts.get("split"):
@@ -255,3 +257,33 @@ def info(path: str | os.PathLike, **opts: Any) -> dict[str, Any]:
     if splits:
         out["splits"] = dict(splits)
     return out
+
+
+def _folder_info(folder: Path, opts: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(opts) - _all_options() - {"format", "on_error"}
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    forced = opts.get("format")
+    files = []
+    labels: Counter[str] = Counter()
+    skipped = 0
+    for f, fmt in _iter_folder(folder):
+        if forced is not None and fmt.name != forced:
+            continue
+        if fmt.name == "vectormnist-samples" and f.suffix.lower() != ".json" and not opts.get("trust_pickle"):
+            continue
+        kw = _reader_opts(fmt, opts, strict=False, path=f)
+        if "on_error" in opts:
+            kw["on_error"] = opts["on_error"]
+        one = info(f, format=fmt.name, **kw)
+        files.append({"path": str(f), "format": fmt.name, "count": one["count"]})
+        labels.update(one.get("labels") or {})
+        skipped += int(one.get("skipped", 0))
+    return {
+        "path": str(folder),
+        "format": "folder",
+        "count": sum(f["count"] for f in files),
+        "labels": dict(sorted(labels.items())),
+        "files": files,
+        "skipped": skipped,
+    }

@@ -6,13 +6,13 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from sketchkit._io import write_atomic as atomic_write_bytes  # noqa: F401  (used by the writers)
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import Sketch
 
@@ -134,29 +134,6 @@ def check_path(path: str | os.PathLike) -> Path:
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     return p
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then ``os.replace``.
-
-    Same behaviour as :func:`sketchkit.models.base.atomic_write_bytes`, kept here because that
-    module imports torch and ``sketchkit.data`` must not.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def numeric_array(value: Any, *, what: str) -> np.ndarray:

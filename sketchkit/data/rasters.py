@@ -3,7 +3,8 @@
 Both hold light ink on a dark background, ``uint8`` ``(H, W)`` images (28 x 28). They are
 exposed two ways:
 
-* :func:`read_images` -> ``(image, label)`` pairs (the raster itself);
+* :func:`read_images` -> ``(image, label)`` pairs (the raster itself), :func:`read_ink_masks`
+  -> ``(bool mask, label)``;
 * the registered readers -> point-cloud :class:`Sketch` objects
   (:meth:`Sketch.from_point_cloud`): ``n_points`` ink pixels drawn with probability
   proportional to intensity (:func:`sketchkit.geometry.raster.point_cloud_from_raster`), in
@@ -37,7 +38,7 @@ from sketchkit.data.registry import Format, register_format
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import Sketch
 
-__all__ = ["read_images", "read_raster_sketches", "image_to_point_cloud", "DEFAULT_POINTS"]
+__all__ = ["read_images", "read_ink_masks", "read_raster_sketches", "image_to_point_cloud", "DEFAULT_POINTS"]
 
 #: Default number of points per point-cloud sketch.
 DEFAULT_POINTS = 256
@@ -73,6 +74,9 @@ def _idx_header(f: BinaryIO, path: Path) -> tuple[int, tuple[int, ...]]:
 def _iter_idx_images(path: Path) -> Iterator[np.ndarray]:
     with _open_idx(path) as f:
         magic, dims = _idx_header(f, path)
+        if magic == _IDX_LABELS:
+            raise DataFormatError(f"{path}: is an idx labels file (1-D), not images; give the images file "
+                                  "(its labels are found beside it)")
         if magic != _IDX_IMAGES:
             raise DataFormatError(f"{path}: idx file holds {len(dims)}-D data, expected images (3-D)")
         n, h, w = dims
@@ -215,6 +219,20 @@ def read_images(path: str | Path, split: str | None = None, *,
         yield img, (None if labs is None else str(int(labs[i])))
 
 
+def read_ink_masks(path: str | Path, split: str | None = None, *, threshold: float | None = None,
+                   labels: str | Path | bool | None = None) -> Iterator[tuple[np.ndarray, str | None]]:
+    """Stream ``(ink mask, label)`` pairs: :func:`read_images` through
+    :func:`sketchkit.geometry.raster.ink_mask` (light ink on dark; ``threshold=None``: Otsu).
+
+    Yields:
+        ``(bool (H, W) mask, label)``, True on ink.
+    """
+    from sketchkit.geometry.raster import ink_mask
+
+    for img, lab in read_images(path, split, labels=labels):
+        yield ink_mask(img, threshold=threshold, invert=False), lab
+
+
 def image_to_point_cloud(image: np.ndarray, index: int, *, n_points: int = DEFAULT_POINTS, seed: int = 0,
                          weighted: bool = True, threshold: float | None = None) -> np.ndarray:
     """The seeded point cloud of image ``index``: ``(n_points, 2)`` pixel coords (x, y), y down.
@@ -309,7 +327,7 @@ def _sniff_idx(path: Path, head: bytes) -> bool:
                 head = f.read(4)
         except (OSError, EOFError, zlib.error):
             return False
-    return len(head) >= 4 and head[:3] == b"\x00\x00\x08" and head[3] == 3
+    return len(head) >= 4 and head[:3] == b"\x00\x00\x08" and head[3] in (1, 3)  # images or labels
 
 
 register_format(Format(
@@ -325,7 +343,7 @@ register_format(Format(
 register_format(Format(
     name="mnist-idx",
     description="MNIST-style idx images (.gz or plain, magic 0x00000803) -> point clouds",
-    extensions=("idx3-ubyte.gz", "idx3-ubyte"),
+    extensions=("idx3-ubyte.gz", "idx3-ubyte", "idx1-ubyte.gz", "idx1-ubyte"),
     reader=read_raster_sketches,
     sniff=_sniff_idx,
     info=raster_info,

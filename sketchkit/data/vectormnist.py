@@ -231,8 +231,9 @@ def _sniff_samples(path: Path, head: bytes) -> bool:
     suffix = path.suffix.lower()
     if suffix in _PICKLE_SUFFIXES:
         return True
-    if suffix == ".json":
-        return True
+    if suffix == ".json":  # a sample dict (has "drawing") or a list of strokes / samples
+        text = head.lstrip()
+        return b'"drawing"' in head or text.startswith(b"[")
     return head[:1] == b"\x80"  # pickle protocol >= 2
 
 

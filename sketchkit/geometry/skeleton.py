@@ -9,7 +9,7 @@ The skeleton (``skimage.morphology.skeletonize``) is read as a graph:
    pixels, and 8-connected junction pixels form one *junction* node. Edges are the chains of
    two-link pixels between nodes; closed chains without a node are loops.
 3. **Clean-up** (repeated until nothing changes): two junctions joined by an edge shorter than
-   the stroke width are merged (an X crossing skeletonises as two Y junctions with a short
+   twice the stroke width (at least 4 px) are merged (an X crossing skeletonises as two Y junctions with a short
    bridge); *spurs* — edges from a junction to a free end shorter than ``spur_length`` — are
    dropped; a junction left with two edges dissolves and its edges join.
 4. **Pairing at junctions.** Each edge leaving a junction gets a direction measured between
@@ -38,7 +38,9 @@ def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None) 
     """Line width in px from the distance transform sampled on the skeleton.
 
     A line ``w`` px wide has its centre pixel about ``(w + 1) / 2`` px from the nearest background
-    pixel centre, so the width is ``2 * median(distance on skeleton) - 1`` (at least 1).
+    pixel centre, so the width is ``2 * median(distance on skeleton) - 1`` (at least 1). Below
+    4 px those distances are too coarse, and the ink area divided by the centreline length is
+    used instead.
 
     Args:
         mask: ``(H, W)`` bool ink mask.
@@ -60,7 +62,11 @@ def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None) 
     vals = dist[skeleton]
     if vals.size == 0:
         return 1.0
-    return float(max(1.0, 2.0 * np.median(vals) - 1.0))
+    by_distance = 2.0 * np.median(vals) - 1.0
+    # area / centreline length: finer than the integer-ish distances on thin (2-4 px) lines;
+    # a skeleton pixel stands for ~1.1 px of length on average over directions
+    by_area = float(mask.sum()) / (1.1 * float(skeleton.sum()))
+    return float(max(1.0, by_area if by_distance < 4.0 else by_distance))
 
 
 @dataclass
@@ -173,13 +179,14 @@ def _degree(edges: list[_Edge], n_nodes: int) -> np.ndarray:
 
 
 def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_length: float) -> list[_Edge]:
+    merge_length = max(4.0, 2.0 * width)
     changed = True
     while changed:
         changed = False
         deg = _degree(edges, len(centres))
         # 1. merge junctions joined by a short edge
         for e in edges:
-            if e.alive and e.a != e.b and deg[e.a] >= 3 and deg[e.b] >= 3 and e.length() < width:
+            if e.alive and e.a != e.b and deg[e.a] >= 3 and deg[e.b] >= 3 and e.length() < merge_length:
                 e.alive = False
                 keep, gone = min(e.a, e.b), max(e.a, e.b)
                 centres[keep] = (centres[keep] + centres[gone]) / 2.0

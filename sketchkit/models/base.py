@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Sequence
@@ -26,6 +25,7 @@ from typing import Any, ClassVar, Iterable, Sequence
 import torch
 from torch import nn
 
+from sketchkit._io import write_atomic as atomic_write_bytes
 from sketchkit.errors import InputError
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -122,28 +122,6 @@ def model_registry() -> dict[str, type["SketchModel"]]:
     import sketchkit.models  # noqa: F401  (registers the built-in families)
 
     return dict(_REGISTRY)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then rename.
-
-    A crash at any moment leaves either the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class SketchModel(nn.Module):

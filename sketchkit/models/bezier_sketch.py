@@ -13,9 +13,9 @@ Two stages, trained in order by :func:`sketchkit.train.train`:
    ``B(t_i)`` and the points plus ``smoothness_weight * mean |dP|^2``. Several degrees can be
    trained together (multi-degree mode); inference picks the lowest degree whose fit is under
    ``degree_threshold``. ``rational=True`` adds a positive weight per control point (softplus).
-   At inference, ``refine_steps`` rounds of closed-form least squares on the control points given
-   ``t`` (and Newton steps on ``t``) may polish the network's prediction (measured in
-   ``scripts/bench_embedder.py``).
+   At inference, ``refine_steps`` rounds may polish the network's prediction: least-squares
+   control points for the predicted ``t``, then joint Gauss-Newton steps on control points and
+   ``t`` (cost and gain measured in ``scripts/bench_embedder.py``).
 2. **generator** — the frozen embedder turns every stroke into one token
    ``[dP_1..dP_d, P_0]`` (sketch normalised to a unit box, offsets divided by ``offset_scale`` and
    the absolute start point by ``start_scale``). A sequence-to-sequence VAE models the token
@@ -64,8 +64,8 @@ class BezierSketchConfig(ModelConfig):
     min_stroke_scale: float = 1e-6  # strokes whose largest point norm is below this are treated as dots
     smoothness_weight: float = 1e-2  # weight of mean |dP|^2 (public code: 1e-2)
     degree_threshold: float = 5e-4  # multi-degree: lowest degree whose mean squared error (stroke units) is below this
-    refine_steps: int = 1  # inference: rounds of closed-form control points given t (+ Newton on t after the first)
-    refine_ridge: float = 1e-4  # ridge pulling refined control points to the network's (keeps few-point strokes sane)
+    refine_steps: int = 1  # inference: 1 = least-squares control points for the predicted t; each extra round = one joint Gauss-Newton step
+    refine_ridge: float = 1e-5  # ridge pulling refined control points to the network's (keeps few-point strokes sane)
     split_angle: float = 0.0  # degrees; split strokes at corners turning more than this (0 = never split)
     split_epsilon: float = 0.03  # RDP tolerance (fraction of the stroke's extent) used to find corners
     embed_rotate: bool = True  # training: rotate each stroke by a random angle (the fit is rotation-equivariant)

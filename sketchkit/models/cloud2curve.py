@@ -77,6 +77,7 @@ class Cloud2CurveConfig(ModelConfig):
     stroke_width: int = 128  # PointNet feature width of the stroke encoder
     curve_samples: int = 32  # points evaluated on each predicted curve for the loss
     degree_penalty: float = 2e-4  # loss (squared unit-frame distance) charged per degree
+    degree_ce_weight: float = 0.01  # weight of the degree head's cross-entropy in the stroke loss
     loss_type: str = "chamfer"  # "chamfer" or "sinkhorn" (stroke level; sketch level is always OT)
     sinkhorn_blur: float = 0.02  # geomloss blur (unit frame), about the target resolution
     sub_stroke_prob: float = 0.5  # stroke-stage augmentation: chance to train on a random sub-arc
@@ -402,7 +403,7 @@ class Cloud2CurveModel(SketchModel):
         if stage == "stroke":
             out = self.stroke_losses(clouds)
             fit = out["fit"].mean()
-            loss = fit + 0.01 * out["degree_ce"]
+            loss = fit + cfg.degree_ce_weight * out["degree_ce"]
             return {"loss": loss, "fit": fit.detach(), "degree_ce": out["degree_ce"].detach(),
                     "mean_degree": out["target_degree"].float().mean()}
         if stage == "sketch":

@@ -15,7 +15,7 @@ Never imports torch.
 
 from __future__ import annotations
 
-from sketchkit.render._io import write_atomic
+from sketchkit._io import write_atomic
 from sketchkit.render.png import to_png
 from sketchkit.render.raster import rasterize, rasterize_batch
 from sketchkit.render.svg import PALETTE, grid_svg, to_svg

@@ -5,7 +5,7 @@ from __future__ import annotations
 from os import PathLike
 
 from sketchkit.render._common import check_item, size_wh
-from sketchkit.render._io import write_atomic
+from sketchkit._io import write_atomic
 from sketchkit.render.svg import to_svg
 from sketchkit.sketch import BezierSketch, Sketch
 

@@ -33,7 +33,7 @@ from sketchkit.render._common import (
     size_wh,
     svg_pieces,
 )
-from sketchkit.render._io import write_atomic
+from sketchkit._io import write_atomic
 from sketchkit.sketch import BezierSketch, Sketch
 
 __all__ = ["to_svg", "grid_svg", "PALETTE", "stroke_palette"]
@@ -85,10 +85,14 @@ def stroke_palette(stroke_colors: object, n: int) -> list[str] | None:
 
 
 class _Num:
-    """Formats coordinates with enough decimals for 0.005 output px (compact, exact enough)."""
+    """Formats coordinates with enough decimals for 0.0005 output px (compact, exact enough).
+
+    The viewBox's origin and size are rounded separately, so each must stay well below the
+    0.005 px the output promises.
+    """
 
     def __init__(self, scale: float) -> None:
-        step = 0.01 / scale  # source units per 1/100 output px
+        step = 0.001 / scale  # source units per 1/1000 output px
         self.nd = int(min(max(math.ceil(-math.log10(step)), 0), 15)) if step > 0 else 6
 
     def __call__(self, v: float) -> str:
@@ -135,7 +139,7 @@ def _strokes(item: Item, tol_src: float) -> list[tuple[str, object, float]]:
         w = None if item.weights is None else item.weights[i]
         pieces = svg_pieces(cp, w, tol_src)
         length = sum(_piece_length(p) for p in pieces)
-        if length == 0.0:
+        if length <= 1e-12 * (1.0 + float(np.abs(cp).max())):  # collapsed to a point (up to rounding)
             out.append(("dot", cp[0], 0.0))
         else:
             out.append(("pieces", pieces, length))
@@ -378,6 +382,8 @@ def to_svg(
     num = _Num(scale)
     vb_x, vb_y = -offset / scale
     dwg["viewBox"] = f"{num(vb_x)} {num(vb_y)} {num(width / scale)} {num(height / scale)}"
+    if item.label:
+        dwg.set_desc(title=str(item.label))  # <title>: shown as a tooltip, read by screen readers
     if background is not None:
         dwg.add(
             dwg.rect(

@@ -1,4 +1,4 @@
-"""Atomic file writes for rendered outputs (no torch import, unlike ``models.base``)."""
+"""Atomic file writes (torch-free; shared by data writers, the renderer, checkpoints and the CLI)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then ``os.replace``.
 
     A crash at any moment leaves either the old file or the new one, never a partial file.
-    Parent folders are created. Text is encoded as UTF-8.
+    Parent folders are created; text is encoded as UTF-8.
 
     Args:
         path: destination file.
-        data: bytes, or text (encoded as UTF-8).
+        data: bytes, or text.
 
     Returns:
         The destination as a ``Path``.
