@@ -203,13 +203,31 @@ def evaluate(items: list[dict], folder: Path, grey_input: bool = True) -> dict:
     return summary
 
 
+def write_examples(folder: Path) -> None:
+    """The shipped example images: ``cat.png`` (Quick, Draw! cat, simplified line 24 — held out of
+    training — at 256 px with 3 px lines) and ``kmnist.png`` (K-MNIST test image 4000, 28 x 28)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    d = json.loads((DATA / "quickdraw" / "simplified" / "cat.ndjson").read_text().splitlines()[24])
+    strokes = [np.array(s[:2], dtype=np.float64).T for s in d["drawing"]]
+    Image.fromarray(svg_to_grey(polyline_svg(strokes, 256, 3.0), 256, 256)).save(folder / "cat.png", optimize=True)
+    img = np.load(DATA / "kmnist" / "kmnist-test-imgs.npz")["arr_0"][4000]
+    Image.fromarray(img).save(folder / "kmnist.png", optimize=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-kmnist", type=int, default=40)
     ap.add_argument("--kmnist-start", type=int, default=4000)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--keep", type=Path, default=None, help="keep the images and outputs in this folder")
+    ap.add_argument("--write-examples", type=Path, default=None, metavar="DIR",
+                    help="only write the shipped example images into DIR (sketchkit/examples) and exit")
     args = ap.parse_args()
+    if args.write_examples is not None:
+        write_examples(args.write_examples)
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_vectorize_")) if args.keep is None else args.keep
     tmp.mkdir(parents=True, exist_ok=True)

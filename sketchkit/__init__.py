@@ -13,7 +13,7 @@ from sketchkit.sketch import BezierSketch, Sketch
 __version__ = "0.1.0"
 
 __all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "grid_svg", "to_png", "rasterize",
-           "read", "read_all", "__version__"]
+           "read", "read_all", "sample", "__version__"]
 
 _LAZY = {
     "load_model": ("sketchkit.models.base", "load_model"),
@@ -24,6 +24,7 @@ _LAZY = {
     "rasterize": ("sketchkit.render", "rasterize"),
     "read": ("sketchkit.data", "read"),
     "read_all": ("sketchkit.data", "read_all"),
+    "sample": ("sketchkit.api", "sample"),
 }
 
 

@@ -374,7 +374,8 @@ def resample_sketch(
                 times.append(np.interp(pos, cum[keep], sketch.times[i][keep]))
             else:
                 times.append(np.full(new.shape[0], sketch.times[i][0]))
-    return Sketch(strokes, times=times if sketch.times is not None else None, label=sketch.label, meta=dict(sketch.meta))
+    new_times = times if sketch.times is not None else None
+    return Sketch(strokes, times=new_times, label=sketch.label, meta=dict(sketch.meta))
 
 
 def simplify(sketch: Sketch, epsilon: float) -> Sketch:

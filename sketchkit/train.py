@@ -51,6 +51,7 @@ import threading
 import time
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
@@ -440,10 +441,17 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such config file")
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError:
+                raise InputError(f"{path}: reading TOML needs Python 3.11+ or the tomli package; "
+                                 f"use a .json config instead") from None
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
-
             data = tomllib.loads(path.read_text())
         else:
             data = json.loads(path.read_text())
@@ -721,7 +729,9 @@ def validation_losses(model: SketchModel, sketches: Sequence[Any], *, stage: str
     """Mean of every scalar term of ``model.loss`` over ``sketches`` in fixed batches.
 
     Batches are consecutive slices (no shuffling) and each collate generator is seeded from
-    ``(seed, stage, batch index)``, so the numbers are comparable across calls.
+    ``(seed, stage, batch index)``, and ``model.loss`` is called with ``step=0`` (so step-dependent
+    weights such as an annealed KL term take their step-0 value), so the numbers are comparable
+    across calls, across training time, and between training and ``sketchkit eval``.
 
     Args:
         model: any family.
@@ -979,6 +989,12 @@ def train(model: SketchModel, train_sketches: Sequence[Any], *, val_sketches: Se
             if resume:
                 log.truncate_after(state["stage_index"], state["step"])
                 progress.print(f"resuming {run_dir} at stage {state['stage']!r} step {state['step']}")
+                for done_stage, done_steps in dict(state.get("completed", {})).items():
+                    wanted = config.steps_for(done_stage, len(train_sketches))
+                    if run_stages.index(done_stage) < state["stage_index"] and wanted != done_steps:
+                        msg = (f"note: stage {done_stage!r} already finished with {done_steps} steps; "
+                               f"it is not re-trained to {wanted} (start a new run folder for that)")
+                        warnings.warn(msg, stacklevel=2)
         if config.amp and device.type != "cuda":
             progress.print("amp requested but the device is not CUDA: training in float32")
 
@@ -1026,7 +1042,7 @@ def _initial_state(model: SketchModel, run_dir: Path, *, resume: bool, run_stage
     torch.manual_seed(config.seed)
     return {"format_version": _STATE_VERSION, "stages": list(run_stages), "stage_index": 0, "stage": run_stages[0],
             "step": 0, "global_step": 0, "skipped": 0, "best_val": float("inf"), "best_stage_index": -1,
-            "resumed": False}
+            "completed": {}, "resumed": False}
 
 
 def _write_run_info(run_dir: Path, model: SketchModel, config: TrainConfig, run_stages: tuple[str, ...],
@@ -1106,6 +1122,7 @@ def _train_stage(model: SketchModel, stage: str, stage_index: int, train_sketche
             "scheduler": {"schedule": config.schedule, "step": step, "lr": config.lr_at(step, total) if total else config.lr},
             "scaler": scaler.state_dict() if scaler is not None else {},
             "rng": _rng_state(), "world_size": world, "seed": config.seed,
+            "completed": dict(state.get("completed", {})),
         }
 
     def save(name: str) -> None:
@@ -1236,6 +1253,7 @@ def _train_stage(model: SketchModel, stage: str, stage_index: int, train_sketche
                        "global_step": state["global_step"], "skipped": state["skipped"]})
             if is_main and not val_sketches and (run_dir / "best").exists() and state.get("best_stage_index", -1) != stage_index:
                 shutil.rmtree(run_dir / "best", ignore_errors=True)  # a best/ of an earlier stage would be stale
+            state.setdefault("completed", {})[stage] = step
             next_index = stage_index + 1
             if next_index < len(state["stages"]):
                 done = snapshot()

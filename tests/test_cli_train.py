@@ -36,7 +36,8 @@ def train_args(data, out, *extra):
 
 
 def test_train_writes_a_run_folder(data, tmp_path, capsys):
-    code, out, err = run_cli(train_args(data, tmp_path / "run", "--val-fraction", "0.2"), capsys)
+    args = ["train", "toy", "--data", data[0], data[1], "--out", tmp_path / "run", *BASE, "--val-fraction", "0.2"]
+    code, out, err = run_cli(args, capsys)
     assert code == 0, err
     assert "done:" in out
     info = json.loads((tmp_path / "run" / "run.json").read_text())

@@ -313,19 +313,27 @@ def test_to_cubics_within_tolerance_by_sampling(degree, tolerance):
     np.testing.assert_array_equal(pieces[-1][-1], cp[-1])
     for a, b in zip(pieces, pieces[1:]):
         np.testing.assert_array_equal(a[-1], b[0])
-    # Two-sided distance between the point sets, by dense sampling. The sampling error is at most
-    # half the largest gap between consecutive samples, which we add to the bound.
-    curve = _dense_curve(cp, 20_001)
-    approx = np.concatenate([_dense_curve(p, 2_001) for p in pieces])
-    gap = max(
-        np.linalg.norm(np.diff(curve, axis=0), axis=1).max(),
-        max(np.linalg.norm(np.diff(_dense_curve(p, 2_001), axis=0), axis=1).max() for p in pieces),
-    )
-    d1 = cKDTree(approx).query(curve)[0].max()
-    d2 = cKDTree(curve).query(approx)[0].max()
-    assert max(d1, d2) <= tolerance + gap / 2
+    dist, gap = _two_sided_distance(cp, pieces)
+    assert dist <= tolerance + gap / 2
     # Not needlessly fine: a tolerance 100x looser never needs more pieces.
     assert len(bz.to_cubics(cp, tolerance * 100)) <= len(pieces)
+    # Refitting each piece with its own parameters needs no more pieces, and stays within tolerance.
+    refit = bz.to_cubics(cp, tolerance, reparameterize=True)
+    assert len(refit) <= len(pieces)
+    dist, gap = _two_sided_distance(cp, refit)
+    assert dist <= tolerance + gap / 2
+
+
+def _two_sided_distance(cp: np.ndarray, pieces: list[np.ndarray]) -> tuple[float, float]:
+    """Hausdorff distance between a curve and its cubic pieces by dense sampling, and the largest
+    gap between consecutive samples (the sampling error is at most half of it)."""
+    curve = _dense_curve(cp, 20_001)
+    approx = [_dense_curve(p, 4_001) for p in pieces]
+    gap = max(np.linalg.norm(np.diff(c, axis=0), axis=1).max() for c in [curve, *approx])
+    approx = np.concatenate(approx)
+    d1 = cKDTree(approx).query(curve)[0].max()
+    d2 = cKDTree(curve).query(approx)[0].max()
+    return float(max(d1, d2)), float(gap)
 
 
 @pytest.mark.parametrize("tolerance", [1e-2, 1e-3, 1e-4])
@@ -343,6 +351,8 @@ def test_to_cubics_rational_quarter_circle(tolerance):
     # radius (0.008 here); the error of k equal pieces falls like k^-6, so bisection needs at
     # most 1, 2 and 4 pieces for these tolerances.
     assert len(pieces) <= {1e-2: 1, 1e-3: 2, 1e-4: 4}[tolerance]
+    # Without reparameterisation the same-parameter fits need many more pieces (still correct).
+    assert len(bz.to_cubics(cp, tolerance, weights=w, reparameterize=False)) > len(pieces)
     # Equal weights are the polynomial curve: exact again.
     np.testing.assert_allclose(bz.to_cubics(cp, weights=[2.0, 2.0, 2.0])[0], bz.elevate(cp), atol=1e-13)
 
@@ -403,7 +413,8 @@ def test_torch_t_gradient_is_the_hodograph():
     from sketchkit.geometry import bezier_torch as bt
 
     cp = torch.tensor(QUINTIC, dtype=torch.float64)
-    t = torch.linspace(0.05, 0.95, 7, dtype=torch.float64, requires_grad=True)
+    # Includes t = 0 and t = 1, where pow(0, 0) must not turn the gradient into NaN.
+    t = torch.linspace(0.0, 1.0, 7, dtype=torch.float64, requires_grad=True)
     bt.evaluate(cp, t)[:, 0].sum().backward()  # d x(t) / dt
     expected = bz.evaluate(bz.derivative(QUINTIC), t.detach().numpy())[:, 0]
     np.testing.assert_allclose(t.grad.numpy(), expected, atol=1e-12)

@@ -139,6 +139,9 @@ def test_two_stages_freeze_and_resume_across_the_boundary(sketches, tmp_path):
     resumed = fresh(Toy2Model)
     train(resumed, sketches, config=cfg(**kw), run_dir=tmp_path / "b", resume=True)
     assert state_equal(straight, resumed)
+    with pytest.warns(UserWarning, match="stage 'ae' already finished with 6 steps; it is not re-trained to 9"):
+        train(fresh(Toy2Model), sketches, config=cfg(stage_steps={"ae": 9, "decoder": 8}), run_dir=tmp_path / "b",
+              resume=True)
 
     # the encoder is frozen in stage 2; a run stopped mid-stage-2 resumes to the same weights
     part = fresh(Toy2Model)
@@ -191,6 +194,11 @@ def test_crash_during_save_keeps_previous_checkpoint(sketches, tmp_path, monkeyp
     with pytest.raises(Crash):
         train(fresh(), sketches, config=cfg(steps=8, checkpoint_every=4), run_dir=tmp_path, resume=True)
     monkeypatch.undo()
+    if crash_at == "between_renames":
+        from sketchkit.api import load
+
+        assert not (tmp_path / "last").exists() and (tmp_path / "last.old").is_dir()
+        assert weights_hash(load(tmp_path)) == good  # readers fall back to last.old/ without touching it
     T.recover_checkpoints(tmp_path)  # what every start does
     assert weights_hash(load_model(tmp_path / "last")) == good
     assert read_trainer_state(tmp_path / "last")["step"] == 4
@@ -256,3 +264,11 @@ def test_lr_schedules_closed_form():
     assert [s.lr_at(k, 100) for k in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
     assert TrainConfig(steps=5, epochs=2.5, batch_size=8).steps_for("main", 100) == 32
     assert TrainConfig(steps=5, stage_steps={"a": 3}).steps_for("a", 100) == 3
+
+
+def test_progress_bar_and_messages_unless_quiet(sketches, tmp_path, capsys):
+    train(fresh(), sketches, config=cfg(steps=5, quiet=False), run_dir=tmp_path / "a")
+    err = capsys.readouterr().err
+    assert "main (1/1)" in err and "5/5" in err and "steps/s" in err
+    train(fresh(), sketches, config=cfg(steps=5, quiet=True), run_dir=tmp_path / "b")
+    assert capsys.readouterr().err == ""

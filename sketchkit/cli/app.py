@@ -41,7 +41,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input ends with a one-line ``error: ...`` on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns (rather than raises) the code of typer.Exit.
+        code = app(args=argv, standalone_mode=False)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Abort):
             return 1
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

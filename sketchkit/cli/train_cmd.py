@@ -50,10 +50,11 @@ def split_validation(sketches: list, fraction: float, seed: int) -> tuple[list, 
 
 def train_command(
     family: str = typer.Argument(..., help="Model family: bezier, cloud2curve, sketchode (any registered family).", show_default=False),
-    data: Optional[List[Path]] = typer.Option(None, "--data", "-d", help="Training data file or folder (repeat for several). On --resume: defaults to the run's data."),
+    more_data: Optional[List[Path]] = typer.Argument(None, help="More data files/folders (so `--data a.ndjson b.ndjson` works).", show_default=False),
+    data: Optional[List[Path]] = typer.Option(None, "--data", "-d", help="Training data file(s) or folder(s): --data a b or --data a --data b. On --resume: defaults to the run's data."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (checkpoints, metrics, samples).", show_default=False),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: train.lr=1e-3, model.hidden=64 (repeatable)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="JSON or TOML file with [train] and [model] settings."),
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON or TOML file with train and model sections (--set wins over it)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     stage: Optional[List[str]] = typer.Option(None, "--stage", help="Train only this stage (repeatable; default: all, in order)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: train.device, auto)."),
@@ -108,6 +109,8 @@ def train_command(
     if changes:
         tcfg = apply_overrides(tcfg, changes, prefix="train")
 
+    if more_data:
+        data = list(data or []) + list(more_data)
     old_data = previous.get("data", {})
     paths = list(data) if data else [Path(p) for p in old_data.get("paths", [])]
     if not paths:

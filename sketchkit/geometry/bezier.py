@@ -154,14 +154,6 @@ def split(control_points: np.ndarray, t: float = 0.5) -> tuple[np.ndarray, np.nd
     return left, right
 
 
-def _segment(cp: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Control points of ``B`` restricted to ``[a, b]`` (two de Casteljau splits)."""
-    if b >= 1.0:
-        return split(cp, a)[1] if a > 0.0 else cp
-    left = split(cp, b)[0]
-    return split(left, a / b)[1] if a > 0.0 else left
-
-
 @lru_cache(maxsize=8)
 def _gauss_legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
     x, w = np.polynomial.legendre.leggauss(order)
@@ -486,7 +478,8 @@ def fit_least_squares_batch(
             A_d = A_full[todo]
             A_d[:, diag_idx, diag_idx] *= 1.0 + lam_b[:, None]
             A_d[:, diag_idx, diag_idx] += 1e-12
-            dt_d = d_t[todo] * (1.0 + lam_b[:, None]) + 1e-12 * d_t[todo].max(axis=1, keepdims=True) + 1e-300  # (k, n-2)
+            floor = 1e-12 * d_t[todo].max(axis=1, keepdims=True) + 1e-300
+            dt_d = d_t[todo] * (1.0 + lam_b[:, None]) + floor  # (k, n-2)
             Ct = C[todo]
             schur = A_d - (Ct / dt_d[:, None, :]) @ Ct.transpose(0, 2, 1)
             rhs = -g_cp[todo] + (Ct @ (g_t[todo] / dt_d)[..., None])[..., 0]
@@ -601,6 +594,40 @@ def _distance_to_curve(homog: np.ndarray, q: np.ndarray, s0: np.ndarray, iters: 
     return best
 
 
+def _piece_deviation(
+    cubics: np.ndarray,
+    u: np.ndarray,
+    target: np.ndarray,
+    pieces: np.ndarray,
+    s_check: np.ndarray,
+    tolerance: float,
+    tighten: bool,
+) -> np.ndarray:
+    """Two-sided deviation between cubics and curve pieces, at samples and midpoints.
+
+    ``cubics`` (r, 4, dim) with parameters ``u`` (r, S) for the piece samples ``target[:, ::2]``;
+    ``target`` (r, 2S-1, dim) piece points at ``s_check``; ``pieces`` (r, d+1, dim+1) homogeneous.
+    ``|C(u) - B(s)|`` at corresponding parameters (midpoints: mean of neighbouring ``u``) bounds
+    both point-to-curve distances. With ``tighten``, rows whose bound fails by a small factor
+    (tangential slack) project each point onto the other curve by Gauss-Newton. -> (r,)
+    """
+    r, m = target.shape[:2]
+    u_check = np.empty((r, m))
+    u_check[:, ::2] = u
+    u_check[:, 1::2] = 0.5 * (u[:, :-1] + u[:, 1:])
+    on_cubic = _bernstein_batch(3, u_check) @ cubics  # (r, 2S-1, dim)
+    err = np.max(np.linalg.norm(on_cubic - target, axis=2), axis=1)
+    if tighten:
+        loose = np.flatnonzero((err > tolerance) & (err <= 10.0 * tolerance))
+        if loose.size:
+            cubic_homog = np.concatenate([cubics[loose], np.ones((loose.size, 4, 1))], axis=2)
+            to_cubic = _distance_to_curve(cubic_homog, target[loose], u_check[loose])
+            s0 = np.broadcast_to(s_check, (loose.size, m))
+            to_piece = _distance_to_curve(pieces[loose], on_cubic[loose], s0)
+            err[loose] = np.maximum(to_cubic.max(axis=1), to_piece.max(axis=1))
+    return err
+
+
 def to_cubics(
     control_points: np.ndarray,
     tolerance: float = 0.1,
@@ -608,6 +635,7 @@ def to_cubics(
     weights: np.ndarray | None = None,
     samples: int = 32,
     max_depth: int = 24,
+    reparameterize: bool | None = None,
 ) -> list[np.ndarray]:
     """A curve as a chain of cubic Bézier pieces (what SVG's ``C`` command draws).
 
@@ -618,13 +646,15 @@ def to_cubics(
     1. the piece is sampled at ``samples`` evenly spaced parameters ``s_j`` (and at the
        midpoints between them, for checking);
     2. a cubic through the piece's end points is fitted by least squares at the same parameters;
-       if that fails the tolerance, a cubic through the end points is fitted with its own
-       parameters ``u_j`` refined (:func:`fit_least_squares_batch` with ``fix_ends=True``),
-       which follows the shape rather than the speed of the piece;
+       if that fails the tolerance (by less than 200x) and ``reparameterize`` is on, a cubic
+       through the end points is also fitted with its own parameters ``u_j`` refined (:func:`fit_least_squares_batch` with
+       ``fix_ends=True``), which follows the shape rather than the speed of the piece;
     3. the deviation is the largest distance between corresponding points, at the samples
        (``|C(u_j) - B(s_j)|``) and at the midpoints (``|C((u_j + u_{j+1})/2) -
        B((s_j + s_{j+1})/2)|``); each is an upper bound on the distance of that point to the
-       other curve, so a piece within ``tolerance`` at every sample is kept;
+       other curve. For the refitted cubic, a bound that fails by less than 10x is tightened by
+       projecting each point onto the other curve (Gauss-Newton; any parameter still gives an
+       upper bound). A piece within ``tolerance`` at every sample is kept;
     4. otherwise the piece is split at its parameter midpoint (de Casteljau, exact; in
        homogeneous coordinates for rational curves) and both halves go back to step 1.
 
@@ -639,6 +669,11 @@ def to_cubics(
         weights: optional ``(d + 1,)`` positive weights of a rational curve.
         samples: parameters per piece used for fitting and checking, ``>= 4``.
         max_depth: maximal bisection depth (``2**max_depth`` pieces); reaching it raises.
+        reparameterize: allow the refitted cubics of step 2. ``None`` (default): only for
+            rational curves, where the parameter speed of a cubic cannot follow the curve's (a
+            quarter circle at tolerance 1e-2 of r = 100 takes 1 piece with it, 40 without).
+            On polynomial Quick, Draw! strokes fitted with degree 5..12, ``True`` gives about
+            0.6x the pieces at 1/6..1/8 of the speed.
 
     Returns:
         List of ``(4, 2)`` cubic control-point arrays, in order along the curve.
@@ -678,37 +713,18 @@ def to_cubics(
         target = hom[..., :dim] / hom[..., dim:]  # (k, 2S-1, dim)
         target[:, 0] = pieces[:, 0, :dim] / pieces[:, 0, dim:]
         target[:, -1] = pieces[:, -1, :dim] / pieces[:, -1, dim:]
-        def deviation(cubics: np.ndarray, u: np.ndarray, rows: np.ndarray, tighten: bool) -> np.ndarray:
-            # Two-sided, at the samples s_j and the midpoints between them. |C(u) - B(s)| at
-            # corresponding parameters bounds both point-to-curve distances; where that bound
-            # fails, each point is projected onto the other curve (Gauss-Newton) to tighten it.
-            u_check = np.empty((rows.size, 2 * samples - 1))
-            u_check[:, ::2] = u
-            u_check[:, 1::2] = 0.5 * (u[:, :-1] + u[:, 1:])
-            on_cubic = _bernstein_batch(3, u_check) @ cubics  # (r, 2S-1, dim)
-            err = np.max(np.linalg.norm(on_cubic - target[rows], axis=2), axis=1)
-            # Projection helps when the excess is tangential (a few x tolerance at most).
-            loose = np.flatnonzero((err > tolerance) & (err <= 10.0 * tolerance)) if tighten else []
-            if len(loose):
-                sub = rows[loose]
-                to_cubic = _distance_to_curve(
-                    np.concatenate([cubics[loose], np.ones((loose.size, 4, 1))], axis=2), target[sub], u_check[loose]
-                )
-                s0 = np.broadcast_to(s_check, (loose.size, s_check.size))
-                to_piece = _distance_to_curve(pieces[sub], on_cubic[loose], s0)
-                err[loose] = np.maximum(to_cubic.max(axis=1), to_piece.max(axis=1))
-            return err
-
         # Step 2a: same parameters.
-        every = np.arange(len(level))
         cubics = _cubics_same_parameters(target[:, ::2], s_fit)  # (k, 4, dim)
-        err = deviation(cubics, np.broadcast_to(s_fit, (len(level), samples)), every, tighten=False)
+        u_same = np.broadcast_to(s_fit, (len(level), samples))
+        err = _piece_deviation(cubics, u_same, target, pieces, s_check, tolerance, tighten=False)
         # Step 2b: own parameters, for the pieces that failed but are not far off (a parameter
         # mismatch inflates the error at equal parameters by up to ~100x on rational curves).
         bad = np.flatnonzero((err > tolerance) & (err <= 200.0 * tolerance))
-        if bad.size:
+        if (rational if reparameterize is None else reparameterize) and bad.size:
             fit = fit_least_squares_batch(target[bad, ::2], 3, refine_steps=_CUBIC_REFINE_STEPS, fix_ends=True)
-            err_geo = deviation(fit.control_points, fit.t, bad, tighten=True)
+            err_geo = _piece_deviation(
+                fit.control_points, fit.t, target[bad], pieces[bad], s_check, tolerance, tighten=True
+            )
             better = err_geo < err[bad]
             cubics[bad[better]] = fit.control_points[better]
             err[bad[better]] = err_geo[better]

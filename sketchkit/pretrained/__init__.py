@@ -21,7 +21,8 @@ def available() -> list[str]:
 def resolve(name_or_dir: str | os.PathLike) -> Path:
     """Map a shipped model name, a model directory or a training run directory to a model directory.
 
-    A run directory resolves to its ``best/`` checkpoint if present, else ``last/``.
+    A run directory resolves to its ``best/`` checkpoint if present, else ``last/`` (else
+    ``last.old/``, left by a crash between the two renames of a checkpoint switch).
 
     Raises:
         ModelLoadError: nothing loadable at ``name_or_dir``.
@@ -29,7 +30,7 @@ def resolve(name_or_dir: str | os.PathLike) -> Path:
     from sketchkit.models.base import ModelLoadError
 
     path = Path(name_or_dir)
-    candidates = [path, path / "best", path / "last"]
+    candidates = [path, path / "best", path / "last", path / "last.old"]
     if not path.exists() and (PRETRAINED_DIR / str(name_or_dir)).is_dir():
         candidates = [PRETRAINED_DIR / str(name_or_dir)]
     for candidate in candidates:
