@@ -6,9 +6,14 @@ for validation. (``aaron_sheep`` is CC BY-NC and is never used here.)
 
 Usage::
 
-    python scripts/train_pretrained_bezier.py                      # the shipped run (~20 min, 1 thread)
-    python scripts/train_pretrained_bezier.py --embedder-steps 50 --generator-steps 50 \
+    python scripts/train_pretrained_bezier.py --run-dir RUN    # both stages (~25 min, 1 busy thread)
+    python scripts/train_pretrained_bezier.py --embedder-from RUN --run-dir RUN2   # generator only
+    python scripts/train_pretrained_bezier.py --embedder-steps 50 --generator-steps 50 --limit 300 \
         --run-dir /tmp/bz_smoke --out /tmp/bz_model                # smoke test
+
+The shipped model was made by the first command followed by the second (the generator was
+retrained once, after its KL term was changed to sketch-rnn's per-dimension form, on top of the
+first run's embedder); the model card names both runs.
 
 Training goes through :func:`sketchkit.train.train` (embedder stage, then generator stage); the
 final checkpoint is copied into ``--out`` with a ``MODEL_CARD.md`` that records the data, the

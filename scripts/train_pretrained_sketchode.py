@@ -112,8 +112,8 @@ the training curves, KL weight {config.kl_weight} annealed over {config.kl_annea
 
 | | loss | recon (smooth-L1) | pen NLL | KL |
 | --- | --- | --- | --- | --- |
-| first logged train batch | {s['first_train']['loss']} | {s['first_train']['recon']} | {s['first_train']['pen_nll']} | {s['first_train']['kl']} |
-| last logged train batch | {s['last_train']['loss']} | {s['last_train']['recon']} | {s['last_train']['pen_nll']} | {s['last_train']['kl']} |
+| train, first logged line (mean of the first log_every steps) | {s['first_train']['loss']} | {s['first_train']['recon']} | {s['first_train']['pen_nll']} | {s['first_train']['kl']} |
+| train, last logged line | {s['last_train']['loss']} | {s['last_train']['recon']} | {s['last_train']['pen_nll']} | {s['last_train']['kl']} |
 
 ## Held-out quality (digits 4500..4999, normalised units: largest point norm = 1)
 Reconstruction Chamfer {s['held_out']['chamfer']}, mean |x/y error| at equal times {s['held_out']['l1']},

@@ -22,6 +22,9 @@ real rows only.
 
 **point cloud**: an unordered ``(n, 2)`` array; see :func:`sample_point_cloud`.
 
+**Bézier**: :func:`sketch_to_bezier` fits one least-squares curve per stroke (the reference that
+learned stroke embedders are compared with).
+
 Normalisation (:func:`normalize`) returns a :class:`Transform` ``p -> p * scale + offset`` that
 can be applied to other data and inverted; store ``Transform.to_dict()`` next to outputs to
 map them back to the source's pixels.

@@ -341,20 +341,24 @@ def _solve_pinned(pts: np.ndarray, t: np.ndarray, d: int) -> np.ndarray:
 
 
 def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
-                hopeless: float = math.inf) -> tuple[np.ndarray, float, float]:
-    """Fit one degree: control points, largest and RMS point-to-curve distance (px)."""
-    if init is not None:
-        ctrl = np.asarray(init, dtype=np.float64)
-        # orient the predicted curve like the ordered points
-        if (np.linalg.norm(ctrl[0] - pts[0]) + np.linalg.norm(ctrl[-1] - pts[-1])
-                > np.linalg.norm(ctrl[-1] - pts[0]) + np.linalg.norm(ctrl[0] - pts[-1])):
-            ctrl = ctrl[::-1].copy()
-    else:
-        ctrl = _solve_pinned(pts, _chord_t(pts), d)
+                hopeless: float = math.inf) -> tuple[np.ndarray, float, float, bool]:
+    """Fit one degree: control points, largest and RMS point-to-curve distance (px), and whether
+    the start was the model's proposal (``init``) rather than the chord-length least-squares fit."""
+    ctrl = _solve_pinned(pts, _chord_t(pts), d)
     t, dist = _project(ctrl, pts)
+    from_model = False
+    if init is not None:
+        cm = np.asarray(init, dtype=np.float64)
+        # orient the predicted curve like the ordered points
+        if (np.linalg.norm(cm[0] - pts[0]) + np.linalg.norm(cm[-1] - pts[-1])
+                > np.linalg.norm(cm[-1] - pts[0]) + np.linalg.norm(cm[0] - pts[-1])):
+            cm = cm[::-1].copy()
+        tm, dm = _project(cm, pts)
+        if np.mean(dm ** 2) < np.mean(dist ** 2):  # the model's proposal is the better start
+            ctrl, t, dist, from_model = cm, tm, dm, True
     err = float(dist.max())
     if refine and err > hopeless:
-        return ctrl, err, err  # far off: refinement would not bring it within tolerance
+        return ctrl, err, err, from_model  # far off: refinement would not bring it within tolerance
     for _ in range(refine):
         t = np.maximum.accumulate(t)  # ordered points -> monotone parameters
         t[0], t[-1] = 0.0, 1.0
@@ -363,7 +367,7 @@ def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
     # also check the curve does not wander away from the points (curve -> points)
     curve = _bernstein(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
     back = np.sqrt(((curve[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1))
-    return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2)))
+    return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2))), from_model
 
 
 def _extend_ends(pts: np.ndarray, start_free: bool, end_free: bool, width: float) -> np.ndarray:
@@ -520,8 +524,17 @@ class _FitOptions:
     min_piece: int
 
 
-def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any) -> list[list[np.ndarray]]:
-    """Fit each ordered piece; returns, per piece, its chain of control-point arrays."""
+def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
+                stats: dict[str, int] | None = None) -> list[list[np.ndarray]]:
+    """Fit each ordered piece; returns, per piece, its chain of control-point arrays.
+
+    ``stats`` (updated in place) counts the accepted ``curves`` and how many started from the
+    model's proposal (``model_start``).
+    """
+    if stats is None:
+        stats = {}
+    stats.setdefault("curves", 0)
+    stats.setdefault("model_start", 0)
     todo = list(range(len(pieces)))
     result: dict[int, list[np.ndarray]] = {}
     work = {i: p for i, p in enumerate(pieces)}
@@ -538,10 +551,10 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any) -> list
             top = max(1, min(opts.max_degree, (pts.shape[0] - 1) // 2))  # enough points per unknown
             for d in [top] + list(range(1, top)):
                 init = pred[d - 1] if (pred is not None and d <= len(pred)) else None
-                ctrl, err, rms = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance)
+                ctrl, err, rms, used = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance)
                 ok = err <= opts.tolerance and rms <= opts.rms_tolerance
                 if best is None or ok:
-                    best = (ctrl, err, ok)
+                    best = (ctrl, err, ok, used)
                 if d == top and not ok:
                     break
                 if ok and d < top:
@@ -549,6 +562,8 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any) -> list
             assert best is not None
             if best[2] or pts.shape[0] <= 2 * opts.min_piece + 1:
                 result[i] = [best[0]]
+                stats["curves"] += 1
+                stats["model_start"] += int(best[3])
                 continue
             # split at the worst point (away from the ends)
             _, dist = _project(best[0], pts)
@@ -701,7 +716,8 @@ def vectorize(
         for seg in segs:
             pieces.append(seg)
             owner.append(s)
-    fitted = _fit_pieces(pieces, opts, net)
+    stats: dict[str, int] = {}
+    fitted = _fit_pieces(pieces, opts, net, stats)
     curves, curve_stroke = [], []
     stroke_ids: dict[int, int] = {}
     for s in range(len(paths)):
@@ -718,7 +734,8 @@ def vectorize(
                 curves.append(c * factor)
                 curve_stroke.append(sid)
     meta.update({"curve_stroke": curve_stroke, "stroke_width": round(float(width * factor), 3),
-                 "num_strokes": len(stroke_ids)})
+                 "num_strokes": len(stroke_ids), "model": net is not None,
+                 "curves_started_from_model": stats["model_start"]})
     return BezierSketch(curves, meta=meta)
 
 

@@ -165,6 +165,27 @@ def test_point_cloud_uniform_in_arc_length():
     assert np.sum(strat[:, 1] == 0.0) == 2  # exactly one point per eighth of the length
 
 
+@settings(max_examples=50, deadline=None)
+@given(float_strokes(), st.integers(0, 2**32 - 1), st.booleans())
+def test_point_cloud_points_lie_on_the_strokes(strokes, seed, stratified):
+    sketch = Sketch(strokes)
+    pts = cv.sample_point_cloud(sketch, 64, generator=np.random.default_rng(seed), stratified=stratified)
+    assert pts.shape == (64, 2)
+    segments = [(s[:-1], s[1:]) for s in sketch.strokes if s.shape[0] > 1]
+    if not segments or sum(np.linalg.norm(b - a, axis=1).sum() for a, b in segments) == 0:
+        allowed = {tuple(p) for p in sketch.points()}
+        assert all(tuple(p) in allowed for p in pts)
+        return
+    a = np.concatenate([seg[0] for seg in segments])
+    b = np.concatenate([seg[1] for seg in segments])
+    ab = b - a
+    denom = np.maximum(np.sum(ab * ab, axis=1), 1e-300)
+    for p in pts:
+        u = np.clip(np.sum((p - a) * ab, axis=1) / denom, 0, 1)
+        dist = np.min(np.linalg.norm(p - (a + u[:, None] * ab), axis=1))
+        assert dist <= 1e-9 * max(1.0, np.abs(sketch.points()).max())
+
+
 def test_point_cloud_is_seeded_and_handles_point_clouds():
     a = cv.sample_point_cloud(SKETCH, 50, generator=np.random.default_rng(5))
     b = cv.sample_point_cloud(SKETCH, 50, generator=np.random.default_rng(5))

@@ -357,6 +357,18 @@ def test_to_cubics_rational_quarter_circle(tolerance):
     np.testing.assert_allclose(bz.to_cubics(cp, weights=[2.0, 2.0, 2.0])[0], bz.elevate(cp), atol=1e-13)
 
 
+def test_to_cubics_degenerate_curves_and_depth_limit():
+    # A point: one degenerate cubic. A curve doubling back on a line (cusps): stays on the line.
+    np.testing.assert_allclose(bz.to_cubics(np.ones((6, 2))), [np.ones((4, 2))], atol=1e-14)
+    cp = np.array([[0.0, 0.0], [3.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])
+    pieces = bz.to_cubics(cp, 0.01)
+    assert all(np.all(p[:, 1] == 0.0) for p in pieces)
+    dist, gap = _two_sided_distance(cp, pieces)
+    assert dist <= 0.01 + gap / 2
+    with pytest.raises(ValueError, match="not reached after 3 bisections"):
+        bz.to_cubics(1000 * np.random.default_rng(0).normal(size=(10, 2)), 1e-9, max_depth=3)
+
+
 def test_to_cubics_rejects_bad_tolerance():
     with pytest.raises(ValueError, match="tolerance"):
         bz.to_cubics(QUINTIC, 0.0)

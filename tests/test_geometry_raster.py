@@ -47,6 +47,8 @@ def test_dtypes_and_channel_layouts_agree():
     variants = {
         "float01": grey_f,
         "float255": img.astype(np.float32),
+        "uint16": img.astype(np.uint16) * 257,
+        "bool": img > 128,
         "hw1": img[:, :, None],
         "rgb": np.repeat(img[:, :, None], 3, axis=2),
         "rgba_opaque": np.dstack([np.repeat(img[:, :, None], 3, axis=2), np.full((28, 28), 255, np.uint8)]),
@@ -66,8 +68,21 @@ def test_alpha_only_ink_on_transparent_background():
     # White strokes on transparent (colour white everywhere) are ink too.
     rgba[:, :, :3] = 255
     np.testing.assert_array_equal(raster.ink_mask(rgba), expected)
+    # Strokes covering most of a transparent canvas are still the ink.
+    big = np.zeros((10, 10, 4), dtype=np.uint8)
+    big[:8, :, 3] = 255
+    assert raster.ink_mask(big).sum() == 80
+    # Explicit polarity: ink = alpha * polarity ink of the colour (black strokes, dark ink).
+    np.testing.assert_array_equal(raster.ink_intensity(big, invert=True)[:8], 1.0)
+    assert raster.ink_intensity(big, invert=False).max() == 0.0
     # Fully transparent image: no ink.
     assert not raster.ink_mask(np.zeros((5, 5, 4), np.uint8)).any()
+
+
+def test_invert_argument_is_validated():
+    with pytest.raises(ValueError, match="invert"):
+        raster.ink_mask(_digit_like(), invert="yes")
+    np.testing.assert_array_equal(raster.ink_mask(_digit_like(), invert=np.False_), raster.ink_mask(_digit_like()))
 
 
 def test_constant_image_has_no_ink():

@@ -32,7 +32,7 @@ def test_sketchode_notebook_executes(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "SketchODEModel" in text and "500 held-out digits" in text
-    assert "points decoded: {16: 16, 64: 64, 512: 512}" in text
+    assert "points decoded: {16: 16, 64: 64, 505: 505}" in text
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == 6  # reconstruction, interpolation, resolutions, frequencies, 2 sample grids
     print(f"notebook executed in {elapsed:.1f} s")

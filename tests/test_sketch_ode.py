@@ -10,7 +10,6 @@ import torch
 from model_contract import ModelContract
 from scipy.interpolate import CubicSpline
 
-from sketchkit.models import ode_parts
 from sketchkit.models.base import load_model
 from sketchkit.models.ode_parts import (
     DYNAMICS,
@@ -136,7 +135,7 @@ class _DampedOscillator(Dynamics):
 
     def __init__(self, omega: float, zeta: float) -> None:
         super().__init__()
-        self.omega = nn_param = torch.nn.Parameter(torch.tensor(omega, dtype=torch.float64))  # noqa: F841
+        self.omega = torch.nn.Parameter(torch.tensor(omega, dtype=torch.float64))
         self.zeta = zeta
 
     def forward(self, t, position, velocity, latent, *, frequency=None):

@@ -386,6 +386,10 @@ def fit_least_squares_batch(
     the control points exactly. A step is kept only if it lowers the error, so the error never
     increases; near an exact fit convergence is quadratic (Gauss-Newton).
 
+    Convergence is linear away from exact fits: on Quick, Draw! strokes (resampled to 32 points,
+    normalised, degree 9) the median mse after 5 steps is about 3x the converged value, after 20
+    steps 1.3x, after 50 steps 1.01x. Use more steps where the fit is a reference optimum.
+
     When ``n < d + 1`` the problem is underdetermined; a ridge term of relative weight ``1e-9``
     towards the straight line between the end points (elevated to degree ``d``) selects one
     solution.

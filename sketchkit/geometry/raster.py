@@ -1,8 +1,9 @@
 """Rasters -> ink intensity -> ink mask -> point cloud (pixel coordinates).
 
 Conventions: an image is a numpy array ``(H, W)`` (grey), ``(H, W, 1)``, ``(H, W, 2)`` (grey +
-alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA); ``uint8`` values are divided by 255, float
-values are taken to be in ``[0, 1]`` (a float image whose maximum exceeds 1 is read as 0..255).
+alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA); integer values are divided by 255 (``uint16``
+by 65535), float values are taken to be in ``[0, 1]`` (a float image whose maximum exceeds 1 is
+read as 0..255). A PIL image can be passed as ``numpy.asarray(image.convert("L"))`` (or "RGBA").
 Pixel ``(row, col)`` covers ``[col, col + 1) x [row, row + 1)`` in (x, y) pixel coordinates
 (SVG frame, y down), so its centre is ``(col + 0.5, row + 0.5)``.
 
@@ -36,6 +37,8 @@ def _to_grey_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         raise ValueError(f"image: expected a non-empty image, got shape {arr.shape}")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.float64)
+    elif arr.dtype == np.uint16:  # 16-bit PNGs
+        arr = arr.astype(np.float64) / 65535.0
     elif np.issubdtype(arr.dtype, np.integer):
         if arr.min() < 0 or arr.max() > 255:
             raise ValueError(f"image: integer values must be in 0..255, got {arr.min()}..{arr.max()}")
@@ -67,34 +70,27 @@ def _to_grey_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 def ink_intensity(image: np.ndarray, *, invert: Invert = "auto") -> np.ndarray:
     """Per-pixel ink amount in ``[0, 1]`` (1 = full ink).
 
-    With an alpha channel, the ink is ``alpha * ink(colour)`` where the colour's ink is taken with
-    the polarity of the opaque pixels: a fully transparent pixel is never ink, so black strokes
-    on a transparent background (a common PNG export) give ink where the strokes are.
+    With an alpha channel and ``invert="auto"``: if more than 1% of the pixels are transparent
+    (alpha < 0.5), the background is transparency and the ink is the alpha itself, whatever the
+    stroke colour (strokes on a transparent background are a common PNG export); otherwise the
+    alpha is ignored, as for an opaque image. With an explicit ``invert`` the ink is
+    ``alpha * ink(colour)``, so a fully transparent pixel is never ink.
 
     Args:
         image: ``(H, W)``, ``(H, W, 1|2|3|4)`` uint8 or float image (see module docstring).
         invert: ``True``: dark ink on a light background (ink = ``1 - grey``); ``False``: light
             ink on a dark background (ink = ``grey``); ``"auto"``: decide from the median grey
-            value (of the opaque pixels when there is alpha).
+            value (images with transparency: see above).
 
     Returns:
         ``(H, W)`` float64 ink intensity in ``[0, 1]``.
     """
     grey, alpha = _to_grey_alpha(image)
-    if invert == "auto":
-        if alpha is not None:
-            opaque = alpha > 0.5
-            if not np.any(opaque):
-                return np.zeros_like(grey)
-            sample = grey[opaque]
-            # Transparent background: the opaque pixels are the ink, so their (minority) polarity
-            # is read the other way round: dark opaque pixels = dark ink.
-            if opaque.mean() < 0.5:
-                dark_ink = bool(np.median(sample) <= 0.5)
-            else:
-                dark_ink = bool(np.median(sample) > 0.5)
-        else:
-            dark_ink = bool(np.median(grey) > 0.5)
+    if isinstance(invert, str) and invert == "auto":
+        if alpha is not None and np.mean(alpha < 0.5) > 0.01:
+            # A transparent background: whatever is opaque is ink, whatever its colour.
+            return np.clip(alpha, 0.0, 1.0)
+        dark_ink = bool(np.median(grey) > 0.5)
     elif isinstance(invert, (bool, np.bool_)):
         dark_ink = bool(invert)
     else:

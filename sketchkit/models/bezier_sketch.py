@@ -78,7 +78,7 @@ class BezierSketchConfig(ModelConfig):
     max_strokes: int = 24  # longest token sequence (training truncates, sampling stops here)
     sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
     kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)
-    kl_floor: float = 0.2  # KL below this per sketch is not penalised (sketch-rnn: 0.2)
+    kl_floor: float = 0.2  # KL per latent dimension below this is not penalised (sketch-rnn kl_tolerance: 0.2)
     kl_anneal_steps: int = 2000  # KL weight ramps linearly from 0 to kl_weight over these steps
     random_scale: float = 0.15  # training: scale x and y of each sketch by U(1 - s, 1 + s) (sketch-rnn: 0.15)
     offset_scale: float = 0.1  # control-point offsets (unit-box units) are divided by this in tokens
@@ -456,12 +456,11 @@ class BezierSketchModel(SketchModel):
         todo = [k for k, s in enumerate(sketches)
                 if (hit := self._token_cache.get(id(s))) is None or hit[0] is not s or hit[1] != self._embed_version]
         if todo:
-            pieces, owner, frames = [], [], {}
+            pieces, owner = [], []
             for k in todo:
                 sk = sketches[k]
                 strokes = [p for s in sk.strokes for p in self._split(s)][: c.max_strokes]
                 centre, half = _unit_box(sk.points()) if sk.num_points else (np.zeros(2), 1.0)
-                frames[k] = (centre, half)
                 for p in strokes:
                     pieces.append((p - centre) / half)
                     owner.append(k)
@@ -606,7 +605,9 @@ class BezierSketchModel(SketchModel):
         stop = (bce * mask).sum() / mask.sum()
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)).mean()
         w = self.kl_weight_at(step)
-        loss = nll + stop + w * torch.clamp(kl, min=self.config.kl_floor)
+        # As in sketch-rnn: the penalty is on the KL averaged over latent dimensions, floored, so
+        # it is on the scale of the per-token NLL and the latent keeps information.
+        loss = nll + stop + w * torch.clamp(kl / self.config.latent_dim, min=self.config.kl_floor)
         return {"loss": loss, "nll": nll.detach(), "stop": stop.detach(), "kl": kl.detach(),
                 "kl_weight": torch.tensor(w)}
 
