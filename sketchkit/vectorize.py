@@ -21,11 +21,13 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    stops short of a round cap), and the two sides of a sharp corner meet at their tangents'
    crossing (a skeleton rounds corners off).
    The **Cloud2Curve stroke model** (shipped weights, run here in numpy — no torch import, so a
-   cold start stays fast) predicts the initial curve of each degree from the piece's point
-   cloud; ``refine`` steps then alternate projecting the points onto the curve (new parameters)
-   and solving the control points by least squares with the end points pinned to the piece's
-   ends. ``refine=0`` keeps the model's curves as predicted; ``model=False`` starts from
-   chord-length parameters instead of the model.
+   cold start stays fast) proposes a curve of each degree from the piece's point cloud. The
+   proposal competes with the chord-length least-squares curve (end points pinned): the one
+   closer to the points (mean squared distance) is the start, so the model can only help.
+   ``refine`` steps then alternate projecting the points onto the curve (new parameters) and
+   solving the control points by least squares with the end points pinned to the piece's ends.
+   ``refine=0`` keeps the better start as is; ``model=False`` uses chord-length starts only.
+   ``meta["curves_started_from_model"]`` counts the curves whose start was the model's.
 5. **Output**: a :class:`~sketchkit.sketch.BezierSketch` in input pixel coordinates.
    ``meta["curve_stroke"]`` gives the stroke (path) index of each curve (a stroke is a chain of
    curves sharing end points), ``meta["image_size"]`` ``[W, H]``, ``meta["stroke_width"]`` px.
@@ -610,7 +612,8 @@ def vectorize(
         max_strokes: keep at most this many strokes (the longest); ``None``: all.
         max_degree: highest Bézier degree of a curve (1..7; 3 keeps SVG output exact).
         threshold: ink intensity threshold in ``[0, 1)``; ``None``: Otsu.
-        refine: least-squares refinement steps per curve (``0``: the model's curves as predicted).
+        refine: least-squares refinement steps per curve (``0``: the better of the model's
+            proposal and the chord-length fit, unrefined).
         stroke_width: ``"auto"`` (distance transform) or the line width in input px.
         model: ``None``: the shipped Cloud2Curve stroke model (least squares alone if not shipped);
             a model directory or name; a ``Cloud2CurveModel``; ``False``: no model.

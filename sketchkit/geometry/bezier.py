@@ -20,10 +20,10 @@ What lives here:
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import comb
 
 __all__ = [
     "BezierFit",
@@ -65,7 +65,7 @@ def bernstein_basis(degree: int, t: np.ndarray) -> np.ndarray:
         raise ValueError(f"degree must be >= 0, got {degree}")
     t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
     k = np.arange(degree + 1, dtype=np.float64).reshape(1, -1)
-    return comb(degree, k) * t**k * (1.0 - t) ** (degree - k)
+    return _binomials(degree) * t**k * (1.0 - t) ** (degree - k)
 
 
 def evaluate(control_points: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -321,7 +321,10 @@ def _bernstein_batch(degree: int, t: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _binomials(degree: int) -> np.ndarray:
-    return comb(degree, np.arange(degree + 1))
+    # math.comb: exact integers, and scipy.special costs ~0.5 s of import time.
+    binomials = np.array([math.comb(degree, k) for k in range(degree + 1)], dtype=np.float64)
+    binomials.setflags(write=False)  # cached and shared: never modified in place
+    return binomials
 
 
 def _solve_control_points(basis: np.ndarray, points: np.ndarray, ridge: float, fix_ends: bool = False) -> np.ndarray:
