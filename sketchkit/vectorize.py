@@ -22,12 +22,13 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    crossing (a skeleton rounds corners off).
    The **Cloud2Curve stroke model** (shipped weights, run here in numpy — no torch import, so a
    cold start stays fast) proposes a curve of each degree from the piece's point cloud. The
-   proposal competes with the chord-length least-squares curve (end points pinned): the one
-   closer to the points (mean squared distance) is the start, so the model can only help.
-   ``refine`` steps then alternate projecting the points onto the curve (new parameters) and
-   solving the control points by least squares with the end points pinned to the piece's ends.
-   ``refine=0`` keeps the better start as is; ``model=False`` uses chord-length starts only.
-   ``meta["curves_started_from_model"]`` counts the curves whose start was the model's.
+   proposal competes with the chord-length least-squares curve (end points pinned): both are
+   refined by ``refine`` steps that alternate projecting the points onto the curve (new
+   parameters) and solving the control points by least squares with the end points pinned to
+   the piece's ends, and the one closer to the points (RMS) is kept, so the model cannot make a
+   fit worse. ``refine=0`` compares the unrefined starts; ``model=False`` uses chord-length
+   starts only (about twice as fast). ``meta["curves_started_from_model"]`` counts the curves
+   whose winning start was the model's.
 5. **Output**: a :class:`~sketchkit.sketch.BezierSketch` in input pixel coordinates.
    ``meta["curve_stroke"]`` gives the stroke (path) index of each curve (a stroke is a chain of
    curves sharing end points), ``meta["image_size"]`` ``[W, H]``, ``meta["stroke_width"]`` px.
@@ -342,25 +343,11 @@ def _solve_pinned(pts: np.ndarray, t: np.ndarray, d: int) -> np.ndarray:
     return np.concatenate([p0[None], inner, pn[None]])
 
 
-def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
-                hopeless: float = math.inf) -> tuple[np.ndarray, float, float, bool]:
-    """Fit one degree: control points, largest and RMS point-to-curve distance (px), and whether
-    the start was the model's proposal (``init``) rather than the chord-length least-squares fit."""
-    ctrl = _solve_pinned(pts, _chord_t(pts), d)
-    t, dist = _project(ctrl, pts)
-    from_model = False
-    if init is not None:
-        cm = np.asarray(init, dtype=np.float64)
-        # orient the predicted curve like the ordered points
-        if (np.linalg.norm(cm[0] - pts[0]) + np.linalg.norm(cm[-1] - pts[-1])
-                > np.linalg.norm(cm[-1] - pts[0]) + np.linalg.norm(cm[0] - pts[-1])):
-            cm = cm[::-1].copy()
-        tm, dm = _project(cm, pts)
-        if np.mean(dm ** 2) < np.mean(dist ** 2):  # the model's proposal is the better start
-            ctrl, t, dist, from_model = cm, tm, dm, True
+def _refine_from(pts: np.ndarray, d: int, ctrl: np.ndarray, t: np.ndarray, dist: np.ndarray, refine: int,
+                 hopeless: float) -> tuple[np.ndarray, float, float]:
     err = float(dist.max())
     if refine and err > hopeless:
-        return ctrl, err, err, from_model  # far off: refinement would not bring it within tolerance
+        return ctrl, err, err  # far off: refinement would not bring it within tolerance
     for _ in range(refine):
         t = np.maximum.accumulate(t)  # ordered points -> monotone parameters
         t[0], t[-1] = 0.0, 1.0
@@ -369,7 +356,36 @@ def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
     # also check the curve does not wander away from the points (curve -> points)
     curve = _bernstein(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
     back = np.sqrt(((curve[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1))
-    return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2))), from_model
+    return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2)))
+
+
+def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
+                hopeless: float = math.inf, tol: tuple[float, float] = (math.inf, math.inf),
+                ) -> tuple[np.ndarray, float, float, bool]:
+    """Fit one degree: control points, largest and RMS point-to-curve distance (px), and whether
+    the result came from the model's proposal (``init``) rather than the chord-length start.
+
+    Both starts are refined; one within ``tol`` (largest, RMS) beats one outside it, then the
+    lower RMS distance wins.
+    """
+    ctrl = _solve_pinned(pts, _chord_t(pts), d)
+    t, dist = _project(ctrl, pts)
+    best = (*_refine_from(pts, d, ctrl, t, dist, refine, hopeless), False)
+    if init is not None:
+        cm = np.asarray(init, dtype=np.float64)
+        # orient the predicted curve like the ordered points
+        if (np.linalg.norm(cm[0] - pts[0]) + np.linalg.norm(cm[-1] - pts[-1])
+                > np.linalg.norm(cm[-1] - pts[0]) + np.linalg.norm(cm[0] - pts[-1])):
+            cm = cm[::-1].copy()
+        tm, dm = _project(cm, pts)
+        cand = (*_refine_from(pts, d, cm, tm, dm, refine, hopeless), True)
+
+        def key(fit: tuple) -> tuple[bool, float]:
+            return (not (fit[1] <= tol[0] and fit[2] <= tol[1]), fit[2])
+
+        if key(cand) < key(best):
+            best = cand
+    return best
 
 
 def _extend_ends(pts: np.ndarray, start_free: bool, end_free: bool, width: float) -> np.ndarray:
@@ -553,7 +569,8 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
             top = max(1, min(opts.max_degree, (pts.shape[0] - 1) // 2))  # enough points per unknown
             for d in [top] + list(range(1, top)):
                 init = pred[d - 1] if (pred is not None and d <= len(pred)) else None
-                ctrl, err, rms, used = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance)
+                ctrl, err, rms, used = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance,
+                                                  (opts.tolerance, opts.rms_tolerance))
                 ok = err <= opts.tolerance and rms <= opts.rms_tolerance
                 if best is None or ok:
                     best = (ctrl, err, ok, used)

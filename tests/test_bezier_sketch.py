@@ -107,7 +107,6 @@ def toy_embedder() -> BezierSketchModel:
     return model
 
 
-@pytest.mark.slow
 def test_briefly_trained_embedder_fits_lines_and_arcs(toy_embedder):
     rng = np.random.default_rng(123)  # held-out strokes (training used seed 0)
     strokes = [_line(rng) for _ in range(40)] + [_arc(rng) for _ in range(40)]
@@ -125,7 +124,6 @@ def test_briefly_trained_embedder_fits_lines_and_arcs(toy_embedder):
     assert refined.mean().item() < raw.mean().item()
 
 
-@pytest.mark.slow
 def test_degree_selection_picks_degree_one_for_a_line_and_more_for_a_semicircle(toy_embedder):
     line = np.stack([np.linspace(0, 30, 12), np.linspace(5, -10, 12)], 1)
     ang = np.linspace(0, np.pi, 25)

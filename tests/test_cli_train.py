@@ -132,3 +132,24 @@ def test_sample_and_eval(data, tmp_path, capsys):
     assert code == 0 and "recon_mse" in out and "main" in out
     code, _, err = run_cli(["eval", tmp_path / "nowhere", "--data", data[0]], capsys)
     assert code == 2 and "nowhere" in err
+
+
+def test_train_bezier_fits_data_dependent_config_from_the_training_data(tmp_path, capsys):
+    from sketchkit.data import read_all
+    from sketchkit.models.bezier_sketch import BezierSketchConfig, estimate_token_scales
+    from sketchkit.cli.train_cmd import split_validation
+
+    data = shared_path("quickdraw", "simplified", "cat.ndjson")
+    out = tmp_path / "bz"
+    tiny = ["model.embed_hidden=8", "model.embed_latent=8", "model.enc_hidden=8", "model.dec_hidden=8",
+            "model.latent_dim=4", "train.steps=1", "train.batch_size=4", "train.val_every=0"]
+    args = ["train", "bezier", "--data", str(data), "--out", str(out), "--quiet"]
+    for setting in tiny:
+        args += ["--set", setting]
+    assert main(args) == 0
+    saved = json.loads((out / "last" / "config.json").read_text())
+    train_sk, _ = split_validation(read_all([data]), 0.1, 0)
+    expected = estimate_token_scales(train_sk, BezierSketchConfig())
+    assert saved["offset_scale"] == pytest.approx(expected.offset_scale)
+    assert saved["start_scale"] == pytest.approx(expected.start_scale)
+    assert saved["offset_scale"] != BezierSketchConfig().offset_scale

@@ -129,6 +129,8 @@ def train_command(
         train_sk, val_sk = sketches, read_sketches(list(val_data), limit=None, fmt=fmt, split=val_split)
     else:
         train_sk, val_sk = split_validation(sketches, val_fraction, tcfg.seed)
+    if not resume:
+        mcfg = cls.config_for_data(mcfg, train_sk)  # e.g. BézierSketch's token scales
     data_info = {
         "paths": [str(p) for p in paths], "limit": limit, "format": fmt, "split": split,
         "val_fraction": None if val_data else val_fraction,

@@ -159,6 +159,12 @@ class SketchModel(nn.Module):
         """Parameters the optimiser updates in ``stage`` (default: all)."""
         return self.parameters()
 
+    @classmethod
+    def config_for_data(cls, config: ModelConfig, sketches: Sequence[Sketch]) -> ModelConfig:
+        """``config`` with data-dependent constants (e.g. normalisation scales) estimated from
+        the training sketches. Called once before a new run (never on resume); default: unchanged."""
+        return config
+
     def evaluate(self, sketches: Sequence[Sketch]) -> dict[str, float]:
         """Held-out metrics (e.g. reconstruction Chamfer in normalised units). Default: none."""
         return {}

@@ -509,6 +509,11 @@ class BezierSketchModel(SketchModel):
         return out, lengths
 
     # ---------------------------------------------------------------- collate / loss
+    @classmethod
+    def config_for_data(cls, config: BezierSketchConfig, sketches: Sequence[Sketch]) -> BezierSketchConfig:
+        """Token scales from the training data (see :func:`estimate_token_scales`)."""
+        return estimate_token_scales(sketches, config)
+
     def collate(self, sketches: Sequence[Sketch], *, stage: str = "embedder",
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Batch for ``stage``.
