@@ -21,7 +21,12 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(HERE / "toy_model.py"), "ddp", str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        # torchrun starts its workers in sessions of their own: a timeout that kills torchrun
+        # would leave them waiting on each other forever. Their command lines name tmp_path.
+        subprocess.run(["pkill", "-f", str(tmp_path)], check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     h0 = (tmp_path / "hash_rank0.txt").read_text()
     h1 = (tmp_path / "hash_rank1.txt").read_text()

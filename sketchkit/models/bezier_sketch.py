@@ -44,6 +44,9 @@ from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.layers import MixtureDensityHead, MixtureParams
 from sketchkit.sketch import BezierSketch, Sketch
 
+import os
+_CURV = os.environ.get('CURV', '1') == '1'
+_DAMP0 = float(os.environ.get('DAMP0', '1e-3'))
 __all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
 
 
@@ -284,10 +287,12 @@ class BezierSketchModel(SketchModel):
         feats = torch.cat([pts, diff], dim=-1)  # (S, N, 4)
         packed = pack_padded_sequence(feats, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         out, (h, cell) = self.embed_lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=N)  # (S, N, 2H)
+        # The t-head is per point and linear: apply it to the packed LSTM outputs and pad only its
+        # G logits, not the (S, N, 2H) hidden states (same numbers, much less memory traffic).
+        logits, _ = pad_packed_sequence(out._replace(data=self.t_head(out.data)), batch_first=True,
+                                        total_length=N)  # (S, N, G)
         summary = torch.cat([h[-2], h[-1], cell[-2], cell[-1]], dim=-1)  # (S, 4H)
         latent = self.embed_to_latent(summary)  # (S, L)
-        logits = self.t_head(out)  # (S, N, G)
         inner = mask & (idx[None, :] >= 1)  # t_0 = 0 is pinned; the softmax runs over points 1..n-1
         logits = logits.masked_fill(~inner[..., None], -1e9)
         w = torch.softmax(logits, dim=1) * inner[..., None]  # (S, N, G)
@@ -328,56 +333,109 @@ class BezierSketchModel(SketchModel):
         b = basis.transpose(1, 2) @ (pts * m) + self.config.refine_ridge * prior  # (S, d + 1, 2)
         return torch.linalg.solve(a, b)
 
+    @staticmethod
+    def _power_to_bernstein(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """``M`` ``(d + 1, d + 1)`` with ``bernstein_basis(d, t) = [1, t, .., t^d] @ M``."""
+        m = torch.zeros(d + 1, d + 1, dtype=torch.float64)
+        for k in range(d + 1):  # C(d, k) t^k (1 - t)^(d - k) = sum_j C(d, k) C(d - k, j) (-1)^j t^(k + j)
+            for j in range(d - k + 1):
+                m[k + j, k] = math.comb(d, k) * math.comb(d - k, j) * (-1) ** j
+        return m.to(dtype=dtype, device=device)
+
+    @staticmethod
+    def _powers(t: torch.Tensor, d: int) -> torch.Tensor:
+        """``(S, N)`` -> ``(S, N, d + 1)`` powers ``t^0 .. t^d``."""
+        return torch.cat([torch.ones_like(t)[..., None],
+                          torch.cumprod(t[..., None].expand(*t.shape, d), dim=-1)], dim=-1)
+
+    def _lsq_cp(self, basis: torch.Tensor, pts_m: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        """Control points minimising ``|basis @ P - pts|^2 + ridge |P - prior|^2`` (``basis`` padding rows zero)."""
+        bt = basis.transpose(1, 2)
+        eye = torch.eye(prior.shape[1], dtype=basis.dtype, device=basis.device)
+        a = torch.baddbmm(eye * self.config.refine_ridge, bt, basis)
+        rhs = torch.baddbmm(prior, bt, pts_m, beta=self.config.refine_ridge)
+        return torch.linalg.solve(a, rhs)
+
     def _refine(self, pts: torch.Tensor, mask: torch.Tensor, cp: torch.Tensor, t: torch.Tensor,
                 w: torch.Tensor | None, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Polish a prediction (inference only).
+        """Polish a prediction (inference only; batched over strokes and points, no loop per stroke).
 
-        Round 1: closed-form least-squares control points for the predicted ``t``. Each further
-        round (polynomial curves): one joint Gauss-Newton step on the control points and the
-        interior ``t`` (Levenberg-Marquardt damped; the ``t`` block of ``J^T J`` is diagonal and is
-        eliminated by a Schur complement), ``t`` projected back to a monotone sequence with pinned
-        ends, control points re-solved exactly, and the step kept only for strokes it improves.
+        Round 1: closed-form least-squares control points for the predicted ``t`` (ridge
+        ``refine_ridge`` towards the network's control points). Each further round (polynomial
+        curves) is one Levenberg-Marquardt step on the control points and the interior ``t``
+        jointly, then ``t`` is projected back to a monotone sequence in ``[0, 1]`` (``t_0 = 0``,
+        ``t_last = 1``) and the control points are re-solved exactly for it. The ``t`` block of
+        the normal matrix is diagonal (one entry per point, with the curvature term
+        ``<B - p_i, B''>`` of the closest-point Newton step, kept >= ``|B'|^2 / 2``), so it is
+        eliminated in closed form: the reduced ``2(d+1) x 2(d+1)`` system is assembled from three
+        weighted ``(d+1) x (d+1)`` Gram matrices, with no per-point Jacobian. Curves are evaluated
+        from the power basis (``[1, t, .., t^d] @ M``), so ``B``, ``B'`` and ``B''`` cost one
+        small matrix product each. A round is kept only for strokes whose error it lowers, so the
+        error never rises (per stroke damping: /3 after a kept round, x8 after a rejected one).
         """
         if steps <= 0:
             return cp, t
         S, N, _ = pts.shape
         d = cp.shape[1] - 1
         m = mask.to(pts.dtype)[..., None]  # (S, N, 1)
+        pts_m = pts * m
         prior = cp
-        cp = self._solve_cp(pts, m, t, w, prior)
-        if w is not None or steps == 1:
+        if w is not None:  # rational: least-squares control points only
+            return self._solve_cp(pts, m, t, w, prior), t
+        mb = self._power_to_bernstein(d, pts.dtype, pts.device)  # (d + 1, d + 1)
+        basis = (self._powers(t, d) @ mb) * m  # (S, N, d + 1), padding rows zero
+        cp = self._lsq_cp(basis, pts_m, prior)
+        if steps == 1 or d < 1:
             return cp, t
         n_valid = mask.sum(1, keepdim=True)
         idx = torch.arange(N, device=pts.device)[None, :]
-        interior = ((idx > 0) & (idx < n_valid - 1)).to(pts.dtype)  # (S, N): the free parameters
-        mse = self._masked_mse(bezier_torch.evaluate(cp, t), pts, mask)
-        eye2 = torch.eye(2, dtype=pts.dtype, device=pts.device)
-        k = 2 * (d + 1)
-        damp = torch.full((S,), 0.1, dtype=pts.dtype, device=pts.device)  # LM damping per stroke
+        interior = (idx > 0) & (idx < n_valid - 1)  # (S, N): the free parameters
+        interior_f = interior.to(pts.dtype)
+        pinned_t = (idx > 0).to(t.dtype).expand_as(t)  # t_0 = 0, t_last = 1 (padding: meaningless)
+        k1 = torch.arange(1, d + 1, dtype=pts.dtype, device=pts.device)[:, None]  # derivative factors
+        k2 = (k1[1:] * (k1[1:] - 1)) if d >= 2 else None
+        resid = basis @ cp - pts_m  # (S, N, 2), zero on padding
+        err = (resid * resid).sum((1, 2))  # (S,) summed squared error
+        damp = torch.full((S,), _DAMP0, dtype=pts.dtype, device=pts.device)
+        eye = torch.eye(d + 1, dtype=pts.dtype, device=pts.device)
         for _ in range(steps - 1):
-            basis = bezier_torch.bernstein_basis(d, t) * m  # (S, N, d + 1)
-            deriv = bezier_torch.evaluate(d * (cp[:, 1:] - cp[:, :-1]), t) * interior[..., None]  # (S, N, 2)
-            resid = (basis @ cp - pts) * m  # (S, N, 2)
-            a = torch.einsum("snk,snl->skl", basis, basis)  # (S, d + 1, d + 1)
-            a_full = torch.einsum("skl,cd->skcld", a, eye2).reshape(S, k, k)
-            cross = torch.einsum("snk,snc->skcn", basis, deriv).reshape(S, k, N)  # (S, 2(d+1), N)
-            d_t = (deriv * deriv).sum(-1)  # (S, N)
-            g_cp = torch.einsum("snk,snc->skc", basis, resid).reshape(S, k)
-            g_t = (deriv * resid).sum(-1)  # (S, N)
-            a_d = a_full + damp[:, None, None] * torch.diag_embed(torch.diagonal(a_full, dim1=1, dim2=2) + 1e-12)
-            dt_d = d_t * (1 + damp[:, None]) + 1e-12 + (1 - interior)  # pinned entries: no step
-            schur = a_d - torch.einsum("skn,sln->skl", cross / dt_d[:, None, :], cross)
-            rhs = -g_cp + torch.einsum("skn,sn->sk", cross, g_t / dt_d)
-            delta_cp = torch.linalg.solve(schur, rhs[..., None])[..., 0]  # (S, k)
-            delta_t = -(g_t + torch.einsum("skn,sk->sn", cross, delta_cp)) / dt_d * interior
-            trial_t = torch.cummax((t + delta_t).clamp(0.0, 1.0) * interior + t * (1 - interior), dim=1).values
-            trial_t = torch.where(mask, trial_t, t)
-            trial_cp = self._solve_cp(pts, m, trial_t, None, prior)
-            trial_mse = self._masked_mse(bezier_torch.evaluate(trial_cp, trial_t), pts, mask)
-            better = torch.isfinite(trial_mse) & (trial_mse < mse)  # (S,)
-            cp = torch.where(better[:, None, None], trial_cp, cp)
-            t = torch.where(better[:, None], trial_t, t)
-            mse = torch.where(better, trial_mse, mse)
+            tp = self._powers(t, d)  # (S, N, d + 1)
+            coef = mb @ cp  # (S, d + 1, 2): power-basis coefficients
+            d1 = tp[..., :d] @ (coef[:, 1:] * k1)  # (S, N, 2): B'(t)
+            gn = (d1 * d1).sum(-1)  # (S, N)
+            if d >= 2 and _CURV:
+                d2 = tp[..., :d - 1] @ (coef[:, 2:] * k2)  # B''(t)
+                dt = torch.maximum(gn + (resid * d2).sum(-1), 0.5 * gn)
+            else:
+                dt = gn
+            dt = dt * (1 + damp[:, None]) + 1e-12
+            inv = interior_f / dt  # (S, N): 0 for pinned points and padding
+            g_t = (resid * d1).sum(-1)  # (S, N)
+            bt = basis.transpose(1, 2)  # (S, d + 1, N)
+            a = bt @ basis
+            a_d = a + damp[:, None, None] * torch.diag_embed(torch.diagonal(a, dim1=1, dim2=2)) + 1e-12 * eye
+            wx, wy = d1[..., 0] * inv, d1[..., 1] * inv  # (S, N)
+            w_xx = bt @ (basis * (wx * d1[..., 0])[..., None])
+            w_xy = bt @ (basis * (wx * d1[..., 1])[..., None])
+            w_yy = bt @ (basis * (wy * d1[..., 1])[..., None])
+            schur = torch.stack([torch.stack([a_d - w_xx, -w_xy], -1), torch.stack([-w_xy, a_d - w_yy], -1)],
+                                2).reshape(S, 2 * d + 2, 2 * d + 2)  # unknowns ordered (k, coordinate)
+            g_cp = bt @ resid  # (S, d + 1, 2)
+            rhs = -g_cp + bt @ (d1 * (g_t * inv)[..., None])
+            delta_cp = torch.linalg.solve(schur, rhs.reshape(S, 2 * d + 2, 1)).reshape(S, d + 1, 2)
+            delta_t = -(g_t + (d1 * (basis @ delta_cp)).sum(-1)) * inv
+            new_t = torch.where(interior, torch.cummax((t + delta_t).clamp(0.0, 1.0), dim=1).values, pinned_t)
+            new_basis = (self._powers(new_t, d) @ mb) * m
+            new_cp = self._lsq_cp(new_basis, pts_m, prior)
+            new_resid = new_basis @ new_cp - pts_m
+            new_err = (new_resid * new_resid).sum((1, 2))
+            better = torch.isfinite(new_err) & (new_err < err)  # (S,)
+            b3, b2 = better[:, None, None], better[:, None]
+            cp = torch.where(b3, new_cp, cp)
+            t = torch.where(b2, new_t, t)
+            basis = torch.where(b3, new_basis, basis)
+            resid = torch.where(b3, new_resid, resid)
+            err = torch.where(better, new_err, err)
             damp = torch.where(better, (damp / 3).clamp_min(1e-9), damp * 8)
         return cp, t
 
