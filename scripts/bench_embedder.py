@@ -2,16 +2,19 @@
 
 On held-out strokes, both methods fit the same points (each stroke translated to start at the
 origin and divided by its largest point norm, long strokes resampled to the embedder's
-``max_stroke_points``) with curves of the same degree. Reported per data set:
+``max_stroke_points``) with curves of the same degree. Reported per data set, as a table over
+the embedder's inference-time refinement rounds (0 = the raw network; 1 = least-squares control
+points for the predicted t; each further round = one batched Levenberg-Marquardt step on control
+points and t, see ``BezierSketchModel._refine_chunk``):
 
-* ``ratio``: mean MSE(embedder) / mean MSE(least squares) (MSE = mean squared point distance
-  per stroke, in those stroke units), for the raw network and for 1..8 refinement rounds
-  (closed-form control points given the predicted t, then joint Gauss-Newton steps on the
-  control points and t; torch, batched);
-* ``strokes/s`` of the embedder (batched on CPU) and of
-  ``sketchkit.geometry.bezier.fit_least_squares`` (chord-length t + 5 refinement steps, one call
-  per stroke, the reference), plus the batched numpy ``fit_least_squares_batch`` grouped by
-  stroke length, for context.
+* ``ratio``: mean MSE(embedder) / mean MSE(reference) (MSE = mean squared point distance per
+  stroke, in those stroke units) against two references, both
+  ``sketchkit.geometry.bezier.fit_least_squares`` called once per stroke:
+  ``lsq5`` (its default, chord-length t + 5 refinement steps; not converged) and ``lsq50``
+  (50 steps, close to the converged optimum);
+* ``strokes/s`` of the embedder (batched on CPU, network + refinement) and its speed-up over
+  each reference; the references' own strokes/s are printed above the table, with the batched
+  numpy ``fit_least_squares_batch`` (5 steps, grouped by stroke length) for context.
 
 Usage::
 
@@ -42,7 +45,8 @@ import sketchkit.data  # noqa: E402
 from sketchkit.geometry.bezier import fit_least_squares, fit_least_squares_batch  # noqa: E402
 from sketchkit.models.base import load_model  # noqa: E402
 
-STEPS = (0, 1, 2, 3, 5, 8)  # refinement rounds measured (0 = the raw network)
+STEPS = (0, 1, 2, 3, 4, 6, 8)  # refinement rounds measured (0 = the raw network)
+REF_STEPS = {"lsq5": 5, "lsq50": 50}  # reference least-squares fits: default and (nearly) converged
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -70,29 +74,32 @@ def _time(fn, repeats: int = 1):
     return best, result
 
 
-def bench(model, strokes: list[np.ndarray], *, batch: int = 1024, lsq_steps: int = 5) -> dict:
+def bench(model, strokes: list[np.ndarray], *, batch: int = 1024, repeats: int = 3) -> dict:
     degree = model.config.max_degree
     pts, lengths, _, _ = model._prepare_strokes(strokes)
     pts_t, len_t = torch.from_numpy(pts), torch.from_numpy(lengths)
     result: dict = {"strokes": len(strokes), "degree": degree, "mean_points": float(lengths.mean())}
 
-    # Reference: least squares per stroke (what a user would call), on the same prepared points.
+    # References: least squares per stroke (what a user would call), on the same prepared points.
     prepared = [pts[i, : lengths[i]].astype(np.float64) for i in range(len(strokes))]
-    sec, fits = _time(lambda: [fit_least_squares(p, degree, refine_steps=lsq_steps) for p in prepared])
-    lsq_mse = np.array([f.mse for f in fits])
-    result["lsq"] = {"mse": float(lsq_mse.mean()), "strokes_per_s": len(strokes) / sec, "seconds": sec}
+    ref_mse = {}
+    for name, k in REF_STEPS.items():
+        sec, fits = _time(lambda: [fit_least_squares(p, degree, refine_steps=k) for p in prepared])
+        ref_mse[name] = np.array([f.mse for f in fits])
+        result[name] = {"refine_steps": k, "mse": float(ref_mse[name].mean()), "strokes_per_s": len(strokes) / sec,
+                        "seconds": sec}
 
-    # Context: the batched numpy fit, grouped by stroke length.
+    # Context: the batched numpy fit (5 steps), grouped by stroke length.
     def batched_lsq():
         mse = np.zeros(len(strokes))
         for n in np.unique(lengths):
             rows = np.flatnonzero(lengths == n)
-            fit = fit_least_squares_batch(pts[rows, :n].astype(np.float64), degree, refine_steps=lsq_steps)
+            fit = fit_least_squares_batch(pts[rows, :n].astype(np.float64), degree, refine_steps=REF_STEPS["lsq5"])
             mse[rows] = fit.mse
         return mse
 
     sec_b, mse_b = _time(batched_lsq)
-    result["lsq_batched"] = {"mse": float(mse_b.mean()), "strokes_per_s": len(strokes) / sec_b, "seconds": sec_b}
+    result["lsq5_batched"] = {"mse": float(mse_b.mean()), "strokes_per_s": len(strokes) / sec_b, "seconds": sec_b}
 
     for steps in STEPS:
         def run():
@@ -102,16 +109,30 @@ def bench(model, strokes: list[np.ndarray], *, batch: int = 1024, lsq_steps: int
                 out.append(emb.mse[degree])
             return torch.cat(out).double().numpy()
 
-        sec_e, mse_e = _time(run, repeats=2)
-        result[f"embedder_refine{steps}"] = {
-            "mse": float(mse_e.mean()),
-            "ratio": float(mse_e.mean() / max(lsq_mse.mean(), 1e-30)),
-            "median_stroke_ratio": float(np.median((mse_e + 1e-12) / (lsq_mse + 1e-12))),
-            "strokes_per_s": len(strokes) / sec_e,
-            "speedup_vs_lsq": (len(strokes) / sec_e) / result["lsq"]["strokes_per_s"],
-            "speedup_vs_lsq_batched": (len(strokes) / sec_e) / result["lsq_batched"]["strokes_per_s"],
-        }
+        sec_e, mse_e = _time(run, repeats=repeats)
+        row = {"mse": float(mse_e.mean()), "strokes_per_s": len(strokes) / sec_e}
+        for name in REF_STEPS:
+            ref = ref_mse[name]
+            row[f"ratio_{name}"] = float(mse_e.mean() / max(ref.mean(), 1e-30))
+            row[f"median_stroke_ratio_{name}"] = float(np.median((mse_e + 1e-12) / (ref + 1e-12)))
+            row[f"speedup_vs_{name}"] = row["strokes_per_s"] / result[name]["strokes_per_s"]
+        result[f"embedder_refine{steps}"] = row
     return result
+
+
+def print_table(spec: str, r: dict) -> None:
+    print(f"\n{spec}: {r['strokes']} strokes, {r['mean_points']:.1f} points/stroke (mean), degree {r['degree']}")
+    for name in REF_STEPS:
+        print(f"  {name:6s} fit_least_squares, {r[name]['refine_steps']:2d} steps, per stroke: mse {r[name]['mse']:.3e}"
+              f"  {r[name]['strokes_per_s']:7.0f} strokes/s")
+    print(f"  lsq5 batched numpy (context):              mse {r['lsq5_batched']['mse']:.3e}"
+          f"  {r['lsq5_batched']['strokes_per_s']:7.0f} strokes/s")
+    print("  | refine | mse | ratio vs lsq5 | ratio vs lsq50 | strokes/s | x lsq5 | x lsq50 |")
+    print("  |---:|---:|---:|---:|---:|---:|---:|")
+    for steps in STEPS:
+        e = r[f"embedder_refine{steps}"]
+        print(f"  | {steps} | {e['mse']:.3e} | {e['ratio_lsq5']:.3f} | {e['ratio_lsq50']:.3f} | "
+              f"{e['strokes_per_s']:.0f} | {e['speedup_vs_lsq5']:.1f} | {e['speedup_vs_lsq50']:.1f} |")
 
 
 def main() -> None:
@@ -123,6 +144,7 @@ def main() -> None:
         f"{SHARED}/quickdraw/raw",
     ], help="PATH[:SPLIT] (npz split or ndjson file/folder)")
     ap.add_argument("--max-strokes", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3, help="embedder timings: best of this many runs")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
@@ -131,17 +153,9 @@ def main() -> None:
     report = {"model": str(args.model), "threads": 1, "torch": torch.__version__, "results": {}}
     for spec in args.data:
         strokes = _strokes(spec, args.max_strokes)
-        r = bench(model, strokes)
+        r = bench(model, strokes, repeats=args.repeats)
         report["results"][spec] = r
-        print(f"\n{spec}: {r['strokes']} strokes, {r['mean_points']:.1f} points/stroke (mean), degree {r['degree']}")
-        print(f"  least squares (per stroke)   mse {r['lsq']['mse']:.3e}  {r['lsq']['strokes_per_s']:9.0f} strokes/s")
-        print(f"  least squares (numpy batch)  mse {r['lsq_batched']['mse']:.3e}  "
-              f"{r['lsq_batched']['strokes_per_s']:9.0f} strokes/s")
-        for steps in STEPS:
-            e = r[f"embedder_refine{steps}"]
-            print(f"  embedder, refine {steps}          mse {e['mse']:.3e}  {e['strokes_per_s']:9.0f} strokes/s  "
-                  f"ratio {e['ratio']:.3f} (median/stroke {e['median_stroke_ratio']:.3f})  "
-                  f"x{e['speedup_vs_lsq']:.0f} vs per-stroke LSQ, x{e['speedup_vs_lsq_batched']:.1f} vs batched")
+        print_table(spec, r)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

@@ -161,6 +161,79 @@ def test_closed_form_refinement_recovers_an_exact_cubic():
     np.testing.assert_allclose(bz.curves[0][-1], stroke[-1], atol=0.01 * np.ptp(stroke))
 
 
+def _real_strokes(shared_data, count: int) -> list[np.ndarray]:
+    import sketchkit.data
+
+    strokes = []
+    for name in ("cat", "house"):
+        for sk in sketchkit.data.read(shared_data / "quickdraw" / "simplified" / f"{name}.ndjson"):
+            strokes.extend(s for s in sk.strokes if s.shape[0] >= 3)
+            if len(strokes) >= count * (1 if name == "house" else 0.5):
+                break
+    return strokes[:count]
+
+
+def test_refinement_never_raises_the_error_on_real_strokes(shared_data):
+    """Every extra refinement round keeps or lowers each stroke's error, for the trained and an untrained net."""
+    torch.manual_seed(0)
+    strokes = _real_strokes(shared_data, 300)
+    assert len(strokes) == 300
+    models = [BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=5, **TINY)).eval()]
+    from sketchkit.pretrained import PRETRAINED_DIR
+
+    if (PRETRAINED_DIR / "bezier" / "model.safetensors").is_file():
+        models.append(load_model("bezier").eval())
+    from sketchkit.geometry.bezier import fit_least_squares
+
+    for model in models:
+        pts, lengths, _, _ = model._prepare_strokes(strokes)
+        pts_t, len_t = torch.from_numpy(pts), torch.from_numpy(lengths)
+        for d in model.degrees:
+            # round 1 (least squares for the predicted t) vs the rounds after it; ridge 1e-5 -> tiny slack
+            errs = [model.embed_batch(pts_t, len_t, refine_steps=k, degrees=[d]).mse[d] for k in (1, 2, 3, 5, 8, 12)]
+            for a, b in zip(errs[:-1], errs[1:]):
+                assert torch.all(b <= a * (1 + 1e-5) + 1e-9), (d, float((b - a).max()))
+            assert errs[-1].mean() < 0.5 * errs[0].mean()
+            assert torch.all(torch.isfinite(errs[-1]))
+        # t stays monotone in [0, 1] with pinned ends after refinement
+        emb = model.embed_batch(pts_t, len_t, refine_steps=8, degrees=[model.config.max_degree])
+        t = emb.t[model.config.max_degree]
+        for i, n in enumerate(lengths.tolist()):
+            ti = t[i, :n]
+            assert ti[0].item() == 0.0 and ti[-1].item() == 1.0 and torch.all(ti[1:] >= ti[:-1])
+        # many rounds come close to (or under) a well-converged least-squares fit of the same degree
+        d = model.config.max_degree
+        sub = list(range(0, 300, 10))
+        ref = np.array([fit_least_squares(pts[i, :lengths[i]].astype(np.float64), d, refine_steps=50).mse for i in sub])
+        ours = model.embed_batch(pts_t[sub], len_t[sub], refine_steps=40, degrees=[d]).mse[d].double().numpy()
+        assert ours.mean() < 1.5 * ref.mean(), (ours.mean(), ref.mean())
+
+
+@pytest.mark.parametrize("degree", [3, 5])
+def test_refinement_recovers_an_exact_polynomial_curve(degree):
+    """Samples of a cubic / quintic at uneven t: the refined fit of that degree is (nearly) exact."""
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=degree, max_degree=degree, refine_ridge=1e-9,
+                                                 **TINY)).eval()
+    from sketchkit.geometry.bezier import evaluate
+
+    rng = np.random.default_rng(degree)
+    cps = [np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 2.0], [4.0, 0.0]]) if degree == 3 else
+           np.array([[0.0, 0.0], [1.0, 2.0], [2.5, 2.5], [3.0, 0.5], [4.5, -1.0], [5.0, 1.0]])]
+    cps += [np.cumsum(rng.normal(size=(degree + 1, 2)), axis=0) for _ in range(5)]
+    strokes = [evaluate(cp, np.linspace(0, 1, n) ** p) * 7.0 + 3.0
+               for cp, n, p in zip(cps, (30, 24, 17, 40, 12, 48), (1.3, 1.0, 0.8, 1.5, 1.1, 1.2))]
+    errs = [np.array(model.embed_strokes(strokes, degree=degree, refine_steps=k).meta["mse"])
+            for k in (0, 1, 3, 8, 30)]
+    assert np.all(errs[0] > 1e-4)  # untrained net: far off
+    for a, b in zip(errs[1:-1], errs[2:]):
+        assert np.all(b <= a * (1 + 1e-4) + 1e-9)
+    assert np.median(errs[3]) < 1e-4
+    assert np.all(errs[4] < 1e-6), errs[4]  # stroke units (largest point norm 1): exact up to float32
+    bz = model.embed_strokes(strokes[:1], degree=degree, refine_steps=30)
+    np.testing.assert_allclose(bz.curves[0], cps[0] * 7.0 + 3.0, atol=1e-3 * np.ptp(strokes[0]))
+
+
 @pytest.mark.parametrize("rational", [False, True])
 def test_losses_are_nan_free_on_degenerate_strokes(rational):
     torch.manual_seed(0)

@@ -63,7 +63,8 @@ def resample(points: np.ndarray, n: int | None = None, *, spacing: float | None 
     never more than ``spacing``).
 
     A polyline of zero length (including a single point) yields its first point repeated
-    ``n`` times (with ``spacing``: the single first point, shape ``(1, 2)``).
+    ``n`` times, the last replaced by the last input point (they differ only when the length
+    underflows); with ``spacing``: the single first point, shape ``(1, 2)``.
 
     Args:
         points: ``(m, 2)`` ordered points, ``m >= 1``.
@@ -88,7 +89,10 @@ def resample(points: np.ndarray, n: int | None = None, *, spacing: float | None 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if total <= 0:
-        return np.repeat(pts[:1], n, axis=0)
+        out = np.repeat(pts[:1], n, axis=0)
+        if n > 1:
+            out[-1] = pts[-1]
+        return out
     targets = np.linspace(0.0, total, n)
     # Segment containing each target (skip zero-length segments via searchsorted on cum).
     seg = np.clip(np.searchsorted(cum, targets, side="right") - 1, 0, pts.shape[0] - 2)

@@ -243,7 +243,7 @@ def _direction(pts: np.ndarray, skip: float, reach: float) -> np.ndarray:
 
 
 def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | None = None,
-                max_turn_deg: float = 50.0, with_ends: bool = False) -> list:
+                max_turn_deg: float = 70.0, with_ends: bool = False) -> list:
     """Ordered stroke paths of a skeleton (see the module docstring for the method).
 
     Args:
