@@ -45,7 +45,7 @@ import sketchkit.data  # noqa: E402
 from sketchkit.geometry.bezier import fit_least_squares, fit_least_squares_batch  # noqa: E402
 from sketchkit.models.base import load_model  # noqa: E402
 
-STEPS = (0, 1, 2, 3, 4, 6, 8)  # refinement rounds measured (0 = the raw network)
+STEPS = (0, 1, 2, 3, 4, 5, 6, 8)  # refinement rounds measured (0 = the raw network)
 REF_STEPS = {"lsq5": 5, "lsq50": 50}  # reference least-squares fits: default and (nearly) converged
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,8 +5,8 @@ Data (all from ``../shared/data``, licences allow shipping the weights):
 * Quick, Draw! raw ndjson (CC BY 4.0), 8 categories, minus the held-out drawings used by
   ``scripts/bench_vectorize.py`` (simplified lines 20..24 of every category, matched by key_id);
 * VectorMNIST substitute: MNIST pen-stroke sequences (CC BY-SA 3.0), first ``--digits`` digits;
-* K-MNIST test images (CC BY-SA 4.0) as ink-pixel point clouds (sketch stage only; the stroke
-  stage skips point clouds), first ``--kmnist`` images.
+* K-MNIST test images (CC BY-SA 4.0) as ink-pixel point clouds, first ``--kmnist`` images (the
+  stroke stage traces their centrelines into strokes, see ``cloud_to_strokes``).
 
 Stages: ``stroke`` (the stroke-level net that ``sketchkit vectorize`` uses) then ``sketch``
 (generation). Runs through the shared engine :func:`sketchkit.train.train`; a minimal
@@ -98,7 +98,7 @@ def _fallback_train(model: Cloud2CurveModel, sketches: list[Sketch], steps: dict
     rng = np.random.default_rng(seed)
     log = open(out / "metrics.jsonl", "w")
     for stage in model.stages:
-        pool = [s for s in sketches if not (stage == "stroke" and s.is_point_cloud)]
+        pool = sketches
         opt = torch.optim.Adam(model.stage_parameters(stage), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps[stage], 1))
         t0 = time.time()

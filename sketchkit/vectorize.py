@@ -582,6 +582,11 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
                     break
             assert best is not None
             if best[2] or pts.shape[0] <= 2 * opts.min_piece + 1:
+                if not best[2]:
+                    # too short to cut and nothing fits: the lowest-error try, or the chord
+                    line, line_err, _, _ = _fit_degree(pts, 1, None, 0)
+                    if not best[1] < line_err:
+                        best = (line, line_err, False, False)
                 result[i] = [best[0]]
                 stats["curves"] += 1
                 stats["model_start"] += int(best[3])

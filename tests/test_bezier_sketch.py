@@ -162,15 +162,15 @@ def test_closed_form_refinement_recovers_an_exact_cubic():
 
 
 def _real_strokes(shared_data, count: int) -> list[np.ndarray]:
+    """``count`` Quick, Draw! strokes (>= 3 points), spread over the simplified and raw sample files."""
     import sketchkit.data
 
     strokes = []
-    for name in ("cat", "house"):
-        for sk in sketchkit.data.read(shared_data / "quickdraw" / "simplified" / f"{name}.ndjson"):
+    for path in sorted((shared_data / "quickdraw").glob("*/*.ndjson")):
+        for sk in sketchkit.data.read(path):
             strokes.extend(s for s in sk.strokes if s.shape[0] >= 3)
-            if len(strokes) >= count * (1 if name == "house" else 0.5):
-                break
-    return strokes[:count]
+    idx = np.linspace(0, len(strokes) - 1, min(count, len(strokes))).round().astype(int)
+    return [strokes[i] for i in idx]
 
 
 def test_refinement_never_raises_the_error_on_real_strokes(shared_data):
@@ -193,14 +193,15 @@ def test_refinement_never_raises_the_error_on_real_strokes(shared_data):
             errs = [model.embed_batch(pts_t, len_t, refine_steps=k, degrees=[d]).mse[d] for k in (1, 2, 3, 5, 8, 12)]
             for a, b in zip(errs[:-1], errs[1:]):
                 assert torch.all(b <= a * (1 + 1e-5) + 1e-9), (d, float((b - a).max()))
-            assert errs[-1].mean() < 0.5 * errs[0].mean()
+            assert errs[-1].mean() < 0.8 * errs[0].mean()
             assert torch.all(torch.isfinite(errs[-1]))
         # t stays monotone in [0, 1] with pinned ends after refinement
         emb = model.embed_batch(pts_t, len_t, refine_steps=8, degrees=[model.config.max_degree])
         t = emb.t[model.config.max_degree]
         for i, n in enumerate(lengths.tolist()):
             ti = t[i, :n]
-            assert ti[0].item() == 0.0 and ti[-1].item() == 1.0 and torch.all(ti[1:] >= ti[:-1])
+            assert ti[0].item() == 0.0 and ti[-1].item() == pytest.approx(1.0, abs=1e-6)
+            assert torch.all(ti[1:] >= ti[:-1]) and torch.all((ti >= 0) & (ti <= 1))
         # many rounds come close to (or under) a well-converged least-squares fit of the same degree
         d = model.config.max_degree
         sub = list(range(0, 300, 10))
@@ -222,14 +223,15 @@ def test_refinement_recovers_an_exact_polynomial_curve(degree):
            np.array([[0.0, 0.0], [1.0, 2.0], [2.5, 2.5], [3.0, 0.5], [4.5, -1.0], [5.0, 1.0]])]
     cps += [np.cumsum(rng.normal(size=(degree + 1, 2)), axis=0) for _ in range(5)]
     strokes = [evaluate(cp, np.linspace(0, 1, n) ** p) * 7.0 + 3.0
-               for cp, n, p in zip(cps, (30, 24, 17, 40, 12, 48), (1.3, 1.0, 0.8, 1.5, 1.1, 1.2))]
+               for cp, n, p in zip(cps, (20, 24, 17, 12, 9, 22), (1.3, 1.0, 0.8, 1.5, 1.1, 1.2))]  # n <= 24
     errs = [np.array(model.embed_strokes(strokes, degree=degree, refine_steps=k).meta["mse"])
             for k in (0, 1, 3, 8, 30)]
     assert np.all(errs[0] > 1e-4)  # untrained net: far off
     for a, b in zip(errs[1:-1], errs[2:]):
         assert np.all(b <= a * (1 + 1e-4) + 1e-9)
     assert np.median(errs[3]) < 1e-4
-    assert np.all(errs[4] < 1e-6), errs[4]  # stroke units (largest point norm 1): exact up to float32
+    assert np.all(errs[4] < 1e-8), errs[4]  # stroke units (largest point norm 1)
+    assert np.median(errs[4]) < 1e-12, errs[4]  # exact up to float32 rounding
     bz = model.embed_strokes(strokes[:1], degree=degree, refine_steps=30)
     np.testing.assert_allclose(bz.curves[0], cps[0] * 7.0 + 3.0, atol=1e-3 * np.ptp(strokes[0]))
 

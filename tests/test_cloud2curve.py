@@ -47,16 +47,33 @@ class TestCloud2CurveContract(ModelContract):
 def test_collate_shapes_and_point_cloud_handling():
     model = Cloud2CurveModel(Cloud2CurveConfig(**TINY))
     g = torch.Generator().manual_seed(0)
-    b = model.collate(_sketches(), stage="stroke", generator=g)
-    assert b["clouds"].shape == (3, 24, 2)  # 3 strokes; the point cloud sketch has none
+    b = model.collate(_sketches()[:2], stage="stroke", generator=g)
+    assert b["clouds"].shape == (3, 24, 2)  # 3 strokes
     assert b["clouds"].abs().max() <= 1.0 + 0.1  # unit frame (+ jitter)
     b = model.collate(_sketches(), stage="sketch", generator=g)
     assert b["clouds"].shape == (3, 48, 2)
     assert b["n_strokes"].tolist() == [2, 1, -1]
     with pytest.raises(ValueError, match="no stroke"):
-        model.collate(_sketches()[2:], stage="stroke", generator=g)
+        model.collate([Sketch.from_point_cloud(np.array([[1.0, 1.0], [2.0, 2.0]]))], stage="stroke", generator=g)
     with pytest.raises(ValueError, match="unknown stage"):
         model.collate(_sketches(), stage="nope", generator=g)
+
+
+def test_point_cloud_sketches_are_traced_into_strokes():
+    from sketchkit.models.cloud2curve import cloud_to_strokes
+
+    # ink pixels of a 1-px-spaced "L": a vertical bar x=5 (y 5..30) and a horizontal bar y=30
+    pts = [(5.5, y + 0.5) for y in range(5, 31)] + [(x + 0.5, 30.5) for x in range(6, 31)]
+    for dx in (-1, 1):  # 3 px thick
+        pts += [(5.5 + dx, y + 0.5) for y in range(5, 32)] + [(x + 0.5, 30.5 + dx) for x in range(4, 31)]
+    paths = cloud_to_strokes(np.array(pts))
+    assert len(paths) == 1
+    p = paths[0]
+    ends = sorted([tuple(np.round(p[0])), tuple(np.round(p[-1]))])
+    assert np.linalg.norm(np.subtract(ends[0], (6, 6))) < 2.5 and np.linalg.norm(np.subtract(ends[1], (30, 31))) < 2.5
+    model = Cloud2CurveModel(Cloud2CurveConfig(**TINY))
+    b = model.collate([Sketch.from_point_cloud(np.array(pts))], stage="stroke", generator=torch.Generator().manual_seed(0))
+    assert b["clouds"].shape == (1, 24, 2)
 
 
 def test_sample_polyline_is_on_the_polyline_and_normalize_cloud_is_exact():

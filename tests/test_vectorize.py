@@ -151,13 +151,30 @@ def test_blank_image_gives_empty_svg_and_a_warning(tmp_path, capsys):
     assert "<path" not in (tmp_path / "blank.svg").read_text()
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid 1x1 PNG whose header says ``width x height`` (a decompression-bomb shape)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("L", (1, 1), 255).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
 def test_bad_files_give_one_line_errors_and_exit_2(tmp_path, capsys, drawing):
     (tmp_path / "text.png").write_text("this is not an image\n")
     buf = io.BytesIO()
     Image.fromarray(drawing).save(buf, format="PNG")
     (tmp_path / "trunc.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     Image.new("L", (300, 300), 255).save(tmp_path / "huge.png")
+    (tmp_path / "bomb.png").write_bytes(_png_claiming(50_000, 50_000))  # 2.5 G pixels, never decoded
     cases = [
+        (["vectorize", str(tmp_path / "bomb.png")], "over the limit of 64000000"),
         (["vectorize", str(tmp_path / "text.png")], "not a readable image"),
         (["vectorize", str(tmp_path / "trunc.png")], "cannot decode image"),
         (["vectorize", str(tmp_path / "huge.png"), "--max-pixels", "10000"], "over the limit"),

@@ -14,8 +14,9 @@ Two stages, trained in order by :func:`sketchkit.train.train`:
    trained together (multi-degree mode); inference picks the lowest degree whose fit is under
    ``degree_threshold``. ``rational=True`` adds a positive weight per control point (softplus).
    At inference, ``refine_steps`` rounds may polish the network's prediction: least-squares
-   control points for the predicted ``t``, then joint Gauss-Newton steps on control points and
-   ``t`` (cost and gain measured in ``scripts/bench_embedder.py``).
+   control points for the predicted ``t``, then (from the better of that and a chord-length
+   start) batched Levenberg-Marquardt steps on control points and ``t`` (cost and gain measured
+   in ``scripts/bench_embedder.py``; table in the shipped model's card).
 2. **generator** — the frozen embedder turns every stroke into one token
    ``[dP_1..dP_d, P_0]`` (sketch normalised to a unit box, offsets divided by ``offset_scale`` and
    the absolute start point by ``start_scale``). A sequence-to-sequence VAE models the token
@@ -44,8 +45,6 @@ from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.layers import MixtureDensityHead, MixtureParams
 from sketchkit.sketch import BezierSketch, Sketch
 
-import os
-_DAMP0 = float(os.environ.get('DAMP0', '0.1'))
 __all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
 
 
@@ -66,7 +65,7 @@ class BezierSketchConfig(ModelConfig):
     min_stroke_scale: float = 1e-6  # strokes whose largest point norm is below this are treated as dots
     smoothness_weight: float = 1e-2  # weight of mean |dP|^2 (public code: 1e-2)
     degree_threshold: float = 5e-4  # multi-degree: lowest degree whose mean squared error (stroke units) is below this
-    refine_steps: int = 1  # inference: 1 = least-squares control points for the predicted t; each extra round = one joint Gauss-Newton step
+    refine_steps: int = 1  # inference: 1 = least-squares control points for the predicted t; each extra round = one joint LM step
     refine_ridge: float = 1e-5  # ridge pulling refined control points to the network's (keeps few-point strokes sane)
     split_angle: float = 0.0  # degrees; split strokes at corners turning more than this (0 = never split)
     split_epsilon: float = 0.03  # RDP tolerance (fraction of the stroke's extent) used to find corners
@@ -395,27 +394,27 @@ class BezierSketchModel(SketchModel):
     @staticmethod
     def _powers(t: torch.Tensor, d: int) -> torch.Tensor:
         """``(S, N)`` -> ``(S, N, d + 1)`` powers ``t^0 .. t^d``."""
-        return torch.cat([torch.ones_like(t)[..., None],
-                          torch.cumprod(t[..., None].expand(*t.shape, d), dim=-1)], dim=-1)
+        tp = t[..., None].expand(*t.shape, d + 1).clone()
+        tp[..., 0] = 1.0
+        return tp.cumprod_(-1)
 
     def _lsq_cp(self, basis: torch.Tensor, pts_m: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         """Control points minimising ``|basis @ P - pts|^2 + ridge |P - prior|^2`` (``basis`` padding rows zero)."""
-        bt = basis.transpose(1, 2)
-        eye = torch.eye(prior.shape[1], dtype=basis.dtype, device=basis.device)
-        a = torch.baddbmm(eye * self.config.refine_ridge, bt, basis)
-        rhs = torch.baddbmm(prior, bt, pts_m, beta=self.config.refine_ridge)
-        return torch.linalg.solve(a, rhs)
+        e = prior.shape[1]
+        gram = basis.transpose(1, 2) @ torch.cat([basis, pts_m], -1)  # (S, d + 1, d + 3): one product
+        eye = torch.eye(e, dtype=basis.dtype, device=basis.device)
+        a = gram[..., :e] + self.config.refine_ridge * eye
+        rhs = gram[..., e:] + self.config.refine_ridge * prior
+        return torch.linalg.solve_ex(a, rhs)[0]
 
-    _REFINE_CHUNK: ClassVar[int] = int(os.environ.get('RCH', '256'))  # strokes per length-sorted refinement chunk
+    _REFINE_CHUNK: ClassVar[int] = 256  # strokes per length-sorted refinement chunk
 
     def _refine(self, pts: torch.Tensor, mask: torch.Tensor, cp: torch.Tensor, t: torch.Tensor,
                 w: torch.Tensor | None, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Refine in chunks of strokes of similar length (see :meth:`_refine_chunk`); same result per stroke."""
         S = pts.shape[0]
-        if steps <= 0 or S <= self._REFINE_CHUNK:
-            n = int(mask.sum(1).max()) if S else 0
-            if S == 0 or n == pts.shape[1]:
-                return self._refine_chunk(pts, mask, cp, t, w, steps)
+        if steps <= 0 or S == 0:
+            return cp, t
         lengths = mask.sum(1)
         order = torch.argsort(lengths)
         cp_out, t_out = cp.clone(), t.clone()
@@ -433,10 +432,13 @@ class BezierSketchModel(SketchModel):
         """Polish a prediction (inference only; batched over strokes and points, no loop per stroke).
 
         Round 1: closed-form least-squares control points for the predicted ``t`` (ridge
-        ``refine_ridge`` towards the network's control points). Each further round (polynomial
-        curves) is one Levenberg-Marquardt (damped Gauss-Newton) step on the control points and
-        the interior ``t`` jointly; ``t`` is projected back to a monotone sequence in ``[0, 1]``
-        (``t_0 = 0``, ``t_last = 1``) and the control points are re-solved exactly for it. The
+        ``refine_ridge`` towards the network's control points). With more rounds (polynomial
+        curves), the start is the better, per stroke, of that fit and the least-squares fit at
+        chord-length ``t`` (one more batched solve; on held-out strokes the chord start is often
+        the better one), and each further round is one Levenberg-Marquardt (damped Gauss-Newton)
+        step on the control points and the interior ``t`` jointly; ``t`` is projected back to a
+        monotone sequence in ``[0, 1]`` (``t_0 = 0``, ``t_last = 1``) and the control points are
+        re-solved exactly for it. The
         ``t`` block of the normal matrix is diagonal (``|B'(t_i)|^2``, one entry per point), so it
         is eliminated in closed form: the reduced ``2(d+1) x 2(d+1)`` system is assembled from
         three weighted ``(d+1) x (d+1)`` Gram matrices, with no per-point Jacobian. Curves are
@@ -456,56 +458,60 @@ class BezierSketchModel(SketchModel):
         if w is not None:  # rational: least-squares control points only
             return self._solve_cp(pts, m, t, w, prior), t
         mb = self._power_to_bernstein(d, pts.dtype, pts.device)  # (d + 1, d + 1)
-        basis = (self._powers(t, d) @ mb) * m  # (S, N, d + 1), padding rows zero
+        tp = self._powers(t, d)  # (S, N, d + 1): 1, t, .., t^d
+        basis = (tp @ mb) * m  # (S, N, d + 1), padding rows zero
         cp = self._lsq_cp(basis, pts_m, prior)
         resid = basis @ cp - pts_m  # (S, N, 2), zero on padding
         err = (resid * resid).sum((1, 2))  # (S,) summed squared error
+        if steps == 1 or d < 1:
+            return cp, t
         n_valid = mask.sum(1, keepdim=True)
         idx = torch.arange(N, device=pts.device)[None, :]
-        if N > 1:
+        if N > 1:  # start from the network's t or chord-length t, whichever fits the stroke better
             seg = torch.linalg.vector_norm(pts[:, 1:] - pts[:, :-1], dim=-1) * mask[:, 1:]
             arc = torch.cat([torch.zeros_like(seg[:, :1]), torch.cumsum(seg, 1)], 1)
             total = arc.gather(1, (n_valid - 1).clamp(min=0))
             chord = torch.where(total > 0, arc / total.clamp_min(1e-30), t).clamp(0.0, 1.0)
             chord = torch.where(mask, chord, t)
-            c_basis = (self._powers(chord, d) @ mb) * m
+            c_tp = self._powers(chord, d)
+            c_basis = (c_tp @ mb) * m
             c_cp = self._lsq_cp(c_basis, pts_m, prior)
             c_resid = c_basis @ c_cp - pts_m
             c_err = (c_resid * c_resid).sum((1, 2))
             use = c_err < err
             u3, u2 = use[:, None, None], use[:, None]
             cp, t, basis = torch.where(u3, c_cp, cp), torch.where(u2, chord, t), torch.where(u3, c_basis, basis)
+            tp = torch.where(u3, c_tp, tp)
             resid, err = torch.where(u3, c_resid, resid), torch.where(use, c_err, err)
-        if steps == 1 or d < 1:
-            return cp, t
         interior = (idx > 0) & (idx < n_valid - 1)  # (S, N): the free parameters
         interior_f = interior.to(pts.dtype)
         pinned_t = (idx > 0).to(t.dtype).expand_as(t)  # t_0 = 0, t_last = 1 (padding: meaningless)
         k1 = torch.arange(1, d + 1, dtype=pts.dtype, device=pts.device)[:, None]  # derivative factors
-        damp = torch.full((S,), _DAMP0, dtype=pts.dtype, device=pts.device)
+        e = d + 1
+        damp = torch.full((S,), 0.1, dtype=pts.dtype, device=pts.device)
         eye = torch.eye(d + 1, dtype=pts.dtype, device=pts.device)
         for _ in range(steps - 1):
-            tp = self._powers(t, d)  # (S, N, d + 1)
             coef = mb @ cp  # (S, d + 1, 2): power-basis coefficients
             d1 = tp[..., :d] @ (coef[:, 1:] * k1)  # (S, N, 2): B'(t)
-            dt = (d1 * d1).sum(-1) * (1 + damp[:, None]) + 1e-12  # (S, N): Gauss-Newton t block
+            dx, dy = d1[..., 0], d1[..., 1]
+            dt = (dx * dx + dy * dy) * (1 + damp[:, None]) + 1e-12  # (S, N): Gauss-Newton t block
             inv = interior_f / dt  # (S, N): 0 for pinned points and padding
             g_t = (resid * d1).sum(-1)  # (S, N)
-            bt = basis.transpose(1, 2)  # (S, d + 1, N)
-            a = bt @ basis
+            wx, wy = dx * inv, dy * inv
+            weights = torch.stack([torch.ones_like(wx), wx * dx, wx * dy, wy * dy], -1)  # (S, N, 4)
+            cols = torch.cat([(weights[..., :, None] * basis[..., None, :]).reshape(S, N, 4 * e),
+                              resid - d1 * (g_t * inv)[..., None]], -1)  # (S, N, 4(d + 1) + 2)
+            gram = basis.transpose(1, 2) @ cols  # all Gram blocks and the gradient in one product
+            a, w_xx, w_xy, w_yy = gram[..., :e], gram[..., e:2 * e], gram[..., 2 * e:3 * e], gram[..., 3 * e:4 * e]
             a_d = a + damp[:, None, None] * torch.diag_embed(torch.diagonal(a, dim1=1, dim2=2)) + 1e-12 * eye
-            wx, wy = d1[..., 0] * inv, d1[..., 1] * inv  # (S, N)
-            w_xx = bt @ (basis * (wx * d1[..., 0])[..., None])
-            w_xy = bt @ (basis * (wx * d1[..., 1])[..., None])
-            w_yy = bt @ (basis * (wy * d1[..., 1])[..., None])
             schur = torch.stack([torch.stack([a_d - w_xx, -w_xy], -1), torch.stack([-w_xy, a_d - w_yy], -1)],
-                                2).reshape(S, 2 * d + 2, 2 * d + 2)  # unknowns ordered (k, coordinate)
-            g_cp = bt @ resid  # (S, d + 1, 2)
-            rhs = -g_cp + bt @ (d1 * (g_t * inv)[..., None])
-            delta_cp = torch.linalg.solve(schur, rhs.reshape(S, 2 * d + 2, 1)).reshape(S, d + 1, 2)
+                                2).reshape(S, 2 * e, 2 * e)  # unknowns ordered (k, coordinate)
+            rhs = -gram[..., 4 * e:]  # -g_cp + C D^-1 g_t, (S, d + 1, 2)
+            delta_cp = torch.linalg.solve_ex(schur, rhs.reshape(S, 2 * e, 1))[0].reshape(S, e, 2)
             delta_t = -(g_t + (d1 * (basis @ delta_cp)).sum(-1)) * inv
             new_t = torch.where(interior, torch.cummax((t + delta_t).clamp(0.0, 1.0), dim=1).values, pinned_t)
-            new_basis = (self._powers(new_t, d) @ mb) * m
+            new_tp = self._powers(new_t, d)
+            new_basis = (new_tp @ mb) * m
             new_cp = self._lsq_cp(new_basis, pts_m, prior)
             new_resid = new_basis @ new_cp - pts_m
             new_err = (new_resid * new_resid).sum((1, 2))
@@ -514,6 +520,7 @@ class BezierSketchModel(SketchModel):
             cp = torch.where(b3, new_cp, cp)
             t = torch.where(b2, new_t, t)
             basis = torch.where(b3, new_basis, basis)
+            tp = torch.where(b3, new_tp, tp)
             resid = torch.where(b3, new_resid, resid)
             err = torch.where(better, new_err, err)
             damp = torch.where(better, (damp / 3).clamp_min(1e-9), damp * 8)
@@ -546,7 +553,11 @@ class BezierSketchModel(SketchModel):
                 w = raw["w"].get(d)
                 cp, t = self._refine(pts, mask, raw["cp"][d], raw["t"][d], w, steps)
                 cps[d], ts[d] = cp, t
-                mses[d] = self._masked_mse(self._curve(cp, t, w), pts, mask)
+                if w is None:  # power basis: a few products instead of Bernstein ``pow`` (the same curve)
+                    curve = (self._powers(t, d) @ self._power_to_bernstein(d, t.dtype, t.device)) @ cp
+                else:
+                    curve = self._curve(cp, t, w)
+                mses[d] = self._masked_mse(curve, pts, mask)
             chosen = torch.full((pts.shape[0],), max(degrees), dtype=torch.long, device=pts.device)
             for d in sorted(degrees, reverse=True):
                 chosen = torch.where(mses[d] < self.config.degree_threshold, torch.full_like(chosen, d), chosen)

@@ -62,6 +62,7 @@ __all__ = [
     "normalize_cloud",
     "sample_polyline",
     "degree_slices",
+    "cloud_to_strokes",
 ]
 
 
@@ -161,6 +162,43 @@ def _sub_arc(points: np.ndarray, rng: np.random.Generator, min_frac: float = 0.2
     x = np.interp(s, cum, points[:, 0])
     y = np.interp(s, cum, points[:, 1])
     return np.stack([x, y], axis=1)
+
+
+def cloud_to_strokes(points: np.ndarray, *, max_cells: int = 256) -> list[np.ndarray]:
+    """Ordered stroke paths traced through an unordered point cloud (e.g. ink pixels).
+
+    The points are binned into a grid whose cell is their median nearest-neighbour spacing
+    (at most ``max_cells`` cells across), the occupied cells are closed with a 3 x 3 dilation,
+    and :func:`sketchkit.geometry.skeleton.skeleton_paths` traces the centrelines — the same
+    kind of pieces :func:`sketchkit.vectorize.vectorize` hands to the stroke net.
+
+    Args:
+        points: ``(n, 2)`` points (any frame).
+
+    Returns:
+        List of ``(m_i, 2)`` paths in the points' frame (paths of one point are dropped).
+    """
+    from scipy.ndimage import binary_dilation
+    from scipy.spatial import cKDTree
+
+    from sketchkit.geometry.skeleton import skeleton_paths
+
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.shape[0] < 3:
+        return []
+    lo = pts.min(axis=0)
+    extent = float(np.ptp(pts, axis=0).max())
+    if extent <= 0:
+        return []
+    nn = cKDTree(pts).query(pts, k=2)[0][:, 1]
+    cell = max(float(np.median(nn)), extent / max_cells, 1e-9)
+    idx = np.floor((pts - lo) / cell).astype(int) + 2
+    shape = idx.max(axis=0) + 3
+    mask = np.zeros((shape[1], shape[0]), dtype=bool)
+    mask[idx[:, 1], idx[:, 0]] = True
+    mask = binary_dilation(mask, np.ones((3, 3), dtype=bool))
+    paths, _ = skeleton_paths(mask)
+    return [(p - 0.5 - 2) * cell + lo + cell / 2 for p in paths if p.shape[0] >= 2]
 
 
 class PointNet(nn.Module):
@@ -341,8 +379,8 @@ class Cloud2CurveModel(SketchModel):
         """Sketches -> a batch of normalised clouds.
 
         Stage ``"stroke"``: one cloud of ``stroke_points`` per stroke with at least two distinct
-        points (sampled uniformly in arc length, optionally from a random sub-arc, jittered); point
-        cloud sketches carry no strokes and are skipped. Stage ``"sketch"``: one cloud of
+        points (sampled uniformly in arc length, optionally from a random sub-arc, jittered); the
+        strokes of a point-cloud sketch (raster ink) are traced by :func:`cloud_to_strokes`. Stage ``"sketch"``: one cloud of
         ``sketch_points`` per sketch (along the strokes, or drawn from a point-cloud sketch's
         points), the VAE noise, and the true stroke count (``-1`` for point clouds).
 
@@ -355,9 +393,8 @@ class Cloud2CurveModel(SketchModel):
         if stage == "stroke":
             clouds = []
             for sk in sketches:
-                if sk.is_point_cloud:
-                    continue
-                for s in sk.strokes:
+                strokes = cloud_to_strokes(sk.points()) if sk.is_point_cloud else sk.strokes
+                for s in strokes:
                     if s.shape[0] < 2 or np.ptp(s, axis=0).max() <= 0:
                         continue
                     poly = _sub_arc(s, rng) if rng.random() < cfg.sub_stroke_prob else s
