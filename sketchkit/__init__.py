@@ -10,6 +10,10 @@ from typing import Any
 
 from sketchkit.sketch import BezierSketch, Sketch
 
+# Eager (cheap: numpy only): binding the function here keeps `sketchkit.vectorize` the function even
+# after the submodule `sketchkit.vectorize` is imported, which would otherwise replace the attribute.
+from sketchkit.vectorize import vectorize
+
 __version__ = "0.1.0"
 
 __all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "grid_svg", "to_png", "rasterize",
@@ -17,7 +21,6 @@ __all__ = ["Sketch", "BezierSketch", "load_model", "vectorize", "to_svg", "grid_
 
 _LAZY = {
     "load_model": ("sketchkit.models.base", "load_model"),
-    "vectorize": ("sketchkit.vectorize", "vectorize"),
     "to_svg": ("sketchkit.render", "to_svg"),
     "to_png": ("sketchkit.render", "to_png"),
     "grid_svg": ("sketchkit.render", "grid_svg"),

@@ -49,6 +49,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from sketchkit._io import write_atomic
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -776,33 +777,6 @@ def _blank(name: str, meta: dict[str, Any]) -> BezierSketch:
 # ------------------------------------------------------------------------------------------------
 # writers
 # ------------------------------------------------------------------------------------------------
-
-
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` via a temp file in the same folder and a rename.
-
-    Torch-free twin of :func:`sketchkit.models.base.atomic_write_bytes` for the CLI's outputs.
-    """
-    import tempfile
-
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def _num(v: float) -> str:

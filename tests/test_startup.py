@@ -27,3 +27,9 @@ def test_help_lists_every_command():
                          capture_output=True, text=True, check=True)
     for command in ("render", "data", "convert", "train", "sample", "vectorize", "eval"):
         assert command in out.stdout, f"`sketchkit --help` does not list {command}"
+
+
+def test_package_attribute_vectorize_stays_the_function_after_submodule_import():
+    code = ("import sketchkit.vectorize, sketchkit.cli.app, sketchkit; "
+            "assert callable(sketchkit.vectorize), type(sketchkit.vectorize)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -14,7 +14,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def _write(sketch, path: Path, fmt: str, stroke_width: Optional[float]) -> None:
-    from sketchkit.vectorize import write_atomic
+    from sketchkit._io import write_atomic
     from sketchkit.vectorize import to_json, to_ndjson, to_npz_bytes, to_svg
 
     if fmt == "svg":
