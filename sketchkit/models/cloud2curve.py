@@ -52,7 +52,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from sketchkit.geometry.bezier import bernstein_basis as bernstein_basis_np
 from sketchkit.geometry.bezier_torch import bernstein_basis
+from sketchkit.models.layers import MixtureDensityHead
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -63,6 +65,7 @@ __all__ = [
     "sample_polyline",
     "degree_slices",
     "cloud_to_strokes",
+    "stroke_tokens",
 ]
 
 
@@ -84,16 +87,21 @@ class Cloud2CurveConfig(ModelConfig):
     sub_stroke_prob: float = 0.5  # stroke-stage augmentation: chance to train on a random sub-arc
     jitter: float = 0.01  # stroke-stage augmentation: Gaussian noise on cloud points (unit frame)
     # --- sketch level -------------------------------------------------------------------
-    sketch_points: int = 256  # points in a whole-sketch cloud
+    sketch_points: int = 256  # points in a whole-sketch cloud (encoder input)
     sketch_width: int = 128  # PointNet feature width of the sketch encoder
     latent_dim: int = 64  # VAE latent size
     decoder_hidden: int = 256  # GRU hidden size
-    max_strokes: int = 12  # decoder steps (strokes per sketch at most)
-    sketch_max_degree: int = 4  # sketch decoder emits degrees 1..sketch_max_degree per stroke
-    sketch_curve_samples: int = 12  # points per (stroke, degree) curve in the sketch OT loss
-    kl_weight: float = 0.01  # weight of KL(q(z|cloud) || N(0, I))
-    stop_weight: float = 0.1  # weight of the stop-bit BCE where the stroke count is known
+    max_strokes: int = 12  # decoder steps (curve tokens per sketch at most; longer sketches are cut)
+    sketch_max_degree: int = 4  # degree of every curve token the sketch decoder emits
+    sketch_curve_samples: int = 12  # points per curve in the auxiliary OT loss
+    kl_weight: float = 0.01  # weight of KL(q(z|cloud) || N(0, I)) (after annealing)
+    stop_weight: float = 0.1  # weight of the stop-bit BCE (per sketch, summed over its tokens)
     canvas: float = 256.0  # sample(): unit frame [-1, 1] is mapped to [0, canvas] pixels
+    sketch_mixtures: int = 10  # Gaussian components of the curve-token mixture head
+    token_tolerance: float = 0.08  # a stroke is split into curve tokens until each fits within this (unit frame)
+    kl_free: float = 0.0  # free nats: the KL term is max(KL, kl_free) per sketch
+    kl_anneal_steps: int = 0  # KL weight ramps linearly from 0 over this many sketch-stage steps
+    ot_weight: float = 0.0  # weight of the auxiliary Sinkhorn OT between the decoded curves and the cloud
 
 
 def degree_slices(max_degree: int) -> list[slice]:
@@ -201,6 +209,64 @@ def cloud_to_strokes(points: np.ndarray, *, max_cells: int = 256) -> list[np.nda
     return [(p - 0.5 - 2) * cell + lo + cell / 2 for p in paths if p.shape[0] >= 2]
 
 
+def _resample_arc(points: np.ndarray, step: float, min_points: int = 8, max_points: int = 200) -> np.ndarray:
+    """A polyline resampled evenly in arc length (about one point per ``step``)."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    n = int(np.clip(np.ceil(cum[-1] / max(step, 1e-9)) + 1, min_points, max_points))
+    s = np.linspace(0.0, cum[-1], n)
+    return np.stack([np.interp(s, cum, points[:, 0]), np.interp(s, cum, points[:, 1])], axis=1)
+
+
+def stroke_tokens(strokes: Sequence[np.ndarray], degree: int, tolerance: float,
+                  max_tokens: int | None = None) -> list[np.ndarray]:
+    """Ordered strokes -> the curve tokens the sketch decoder is trained to emit.
+
+    Each stroke (in the sketch's unit frame) is resampled in arc length and fitted by one
+    least-squares Bézier curve of ``degree`` (:func:`sketchkit.geometry.bezier.fit_least_squares`);
+    while the largest distance of a stroke point to its fitted point exceeds ``tolerance`` the
+    piece is split at its worst point (kept within the middle 60 %) and both halves are fitted
+    again. A stroke of zero length becomes a degenerate curve (a dot). Tokens keep the drawing
+    order: strokes in order, each stroke's pieces from its start to its end.
+
+    Args:
+        strokes: ordered ``(m_i, 2)`` polylines.
+        degree: curve degree of every token.
+        tolerance: largest allowed point deviation of a token (same units as ``strokes``).
+        max_tokens: keep at most this many tokens (the first ones).
+
+    Returns:
+        List of ``(degree + 1, 2)`` control-point arrays.
+    """
+    from sketchkit.geometry.bezier import fit_least_squares
+
+    out: list[np.ndarray] = []
+
+    def fit(pts: np.ndarray, depth: int) -> None:
+        f = fit_least_squares(pts, degree, refine_steps=3)
+        basis = bernstein_basis_np(degree, f.t)
+        err = np.linalg.norm(basis @ f.control_points - pts, axis=1)
+        n = pts.shape[0]
+        if err.max() <= tolerance or n < 8 or depth >= 4:
+            out.append(f.control_points)
+            return
+        i = int(np.clip(err.argmax(), n // 5, n - 1 - n // 5))
+        fit(pts[: i + 1], depth + 1)
+        fit(pts[i:], depth + 1)
+
+    for s in strokes:
+        s = np.asarray(s, dtype=np.float64)
+        if s.shape[0] < 2 or np.linalg.norm(np.diff(s, axis=0), axis=1).sum() <= 1e-9:
+            out.append(np.repeat(s[:1], degree + 1, axis=0))
+            continue
+        fit(_resample_arc(s, tolerance / 2), 0)
+    return out[:max_tokens] if max_tokens is not None else out
+
+
+
+_TOKEN_CACHE: dict = {}  # curve tokens of training sketches (fitting them is the slow part of collate)
+
+
 class PointNet(nn.Module):
     """Per-point MLP (2 -> 64 -> 128 -> width), max-pool over points, MLP head to ``out_dim``.
 
@@ -247,15 +313,12 @@ class Cloud2CurveModel(SketchModel):
         self._n_ctrl = sum(d + 1 for d in range(1, D + 1))
         self.stroke_net = PointNet(config.stroke_width, self._n_ctrl * 2 + D)
         # sketch level
-        Ds = config.sketch_max_degree
-        self._n_sketch_ctrl = sum(d + 1 for d in range(1, Ds + 1))
         self.sketch_encoder = PointNet(config.sketch_width, 2 * config.latent_dim)
         self.z_to_hidden = nn.Linear(config.latent_dim, config.decoder_hidden)
-        self.decoder = nn.GRUCell(config.latent_dim + (Ds + 1) * 2, config.decoder_hidden)
-        self.stroke_head = nn.Sequential(
-            nn.Linear(config.decoder_hidden, config.decoder_hidden), nn.ReLU(),
-            nn.Linear(config.decoder_hidden, self._n_sketch_ctrl * 2 + Ds + 1),
-        )
+        token_dim = 2 * (config.sketch_max_degree + 1)
+        self.decoder = nn.GRUCell(config.latent_dim + token_dim, config.decoder_hidden)
+        self.token_head = MixtureDensityHead(config.decoder_hidden, token_dim, config.sketch_mixtures,
+                                             n_bits=1, sigma_min=1e-3)
 
     # ------------------------------------------------------------------ stroke level
     def predict_strokes(self, clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,75 +366,127 @@ class Cloud2CurveModel(SketchModel):
         return {"fit": fit, "degree_ce": ce, "target_degree": target + 1}
 
     # ------------------------------------------------------------------ sketch level
+    @property
+    def token_dim(self) -> int:
+        """Numbers in one curve token: ``2 * (sketch_max_degree + 1)`` control-point coordinates."""
+        return 2 * (self.config.sketch_max_degree + 1)
+
     def encode(self, clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, N, 2)`` unit-frame clouds -> ``(mu, logvar)``, each ``(B, latent_dim)``."""
         out = self.sketch_encoder(clouds)
         mu, logvar = out.chunk(2, dim=1)
         return mu, logvar.clamp(-8.0, 8.0)
 
-    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Unroll the stroke decoder for ``max_strokes`` steps.
+    def _step(self, z: torch.Tensor, prev: torch.Tensor, h: torch.Tensor):
+        h = self.decoder(torch.cat([z, prev], dim=1), h)
+        return h, self.token_head(h)
+
+    def decode_teacher(self, z: torch.Tensor, tokens: torch.Tensor):
+        """Teacher-forced decoder pass: mixture parameters for every position ``(B, K)``.
 
         Args:
-            z: ``(B, latent_dim)`` latents.
+            z: ``(B, latent_dim)``.
+            tokens: ``(B, K, token_dim)`` target tokens (the input at step ``k`` is token ``k - 1``,
+                zeros at ``k = 0``).
+        """
+        B, K, _ = tokens.shape
+        h = torch.tanh(self.z_to_hidden(z))
+        prev = torch.zeros(B, self.token_dim, dtype=z.dtype, device=z.device)
+        hs = []
+        for k in range(K):
+            h = self.decoder(torch.cat([z, prev], dim=1), h)
+            hs.append(h)
+            prev = tokens[:, k]
+        return self.token_head(torch.stack(hs, 1))
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, *, generator: torch.Generator | None = None,
+               temperature: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autoregressive decoding of ``max_strokes`` steps.
+
+        ``temperature == 0``: greedy (most likely component's mean, stop when ``p(stop) > 0.5``);
+        otherwise tokens are drawn from the mixture (sketch-rnn style temperature) and stop bits
+        from their Bernoulli, with ``generator``.
 
         Returns:
-            ``(control_points (B, K, sum_d (d+1), 2), degree_logits (B, K, Ds), stop_logits (B, K))``.
+            ``(tokens (B, K, token_dim), n_tokens (B,))`` with ``1 <= n_tokens <= max_strokes``.
         """
         cfg = self.config
-        B, Ds = z.shape[0], cfg.sketch_max_degree
+        B, K = z.shape[0], cfg.max_strokes
         h = torch.tanh(self.z_to_hidden(z))
-        prev = torch.zeros(B, (Ds + 1) * 2, dtype=z.dtype, device=z.device)
-        ctrls, degs, stops = [], [], []
-        top = degree_slices(Ds)[-1]
-        for _ in range(cfg.max_strokes):
-            h = self.decoder(torch.cat([z, prev], dim=1), h)
-            out = self.stroke_head(h)
-            ctrl = out[:, : self._n_sketch_ctrl * 2].reshape(B, self._n_sketch_ctrl, 2)
-            ctrls.append(ctrl)
-            degs.append(out[:, self._n_sketch_ctrl * 2 : self._n_sketch_ctrl * 2 + Ds])
-            stops.append(out[:, -1])
-            prev = ctrl[:, top].reshape(B, -1)
-        return torch.stack(ctrls, 1), torch.stack(degs, 1), torch.stack(stops, 1)
+        prev = torch.zeros(B, self.token_dim, dtype=z.dtype, device=z.device)
+        toks = []
+        n = torch.full((B,), K, dtype=torch.long, device=z.device)
+        done = torch.zeros(B, dtype=torch.bool, device=z.device)
+        for k in range(K):
+            h, params = self._step(z, prev, h)
+            tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)
+            p_stop = torch.sigmoid(params.bits[:, 0])
+            if temperature == 0:
+                stop = p_stop > 0.5
+            else:
+                stop = torch.rand(B, generator=generator).to(z.device) < p_stop
+            toks.append(tok)
+            newly = stop & ~done
+            n[newly] = k + 1
+            done = done | stop
+            prev = tok
+        return torch.stack(toks, 1), n
 
-    def sketch_losses(self, clouds: torch.Tensor, eps: torch.Tensor, n_strokes: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sketch-level VAE losses on ``(B, N, 2)`` clouds; ``eps (B, latent)`` is the reparameterisation noise."""
-        cfg = self.config
+    def _curve_points(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(..., token_dim)`` tokens -> ``(..., S, 2)`` points at uniform ``t``."""
+        d = self.config.sketch_max_degree
+        t = torch.linspace(0.0, 1.0, self.config.sketch_curve_samples, dtype=tokens.dtype, device=tokens.device)
+        return bernstein_basis(d, t) @ tokens.reshape(*tokens.shape[:-1], d + 1, 2)
+
+    def sketch_losses(self, clouds: torch.Tensor, eps: torch.Tensor, tokens: torch.Tensor,
+                      n_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sketch-level VAE losses (per sketch, batch mean).
+
+        ``nll``: negative log-likelihood of the curve tokens under the mixture head (teacher
+        forcing, summed over a sketch's tokens); ``stop``: stop-bit BCE summed over the same
+        positions; ``kl``: KL of the latent; ``ot``: Sinkhorn OT between points on the mixtures'
+        mean curves (mass by arc length, present tokens only) and the input cloud.
+        """
         mu, logvar = self.encode(clouds)
         z = mu + eps * torch.exp(0.5 * logvar)
-        ctrl, deg_logits, stop_logits = self.decode(z)
-        B, K = stop_logits.shape
-        stop = torch.sigmoid(stop_logits)  # (B, K)
-        keep = torch.cumprod(torch.cat([torch.ones_like(stop[:, :1]), 1.0 - stop[:, :-1]], dim=1), dim=1)
-        p_deg = torch.softmax(deg_logits, dim=-1)  # (B, K, Ds)
-        S = cfg.sketch_curve_samples
-        t = torch.linspace(0.0, 1.0, S, dtype=clouds.dtype, device=clouds.device)
-        pts, mass = [], []
-        for d, sl in enumerate(degree_slices(cfg.sketch_max_degree), start=1):
-            p = bernstein_basis(d, t) @ ctrl[:, :, sl]  # (B, K, S, 2)
-            seg = (p[:, :, 1:] - p[:, :, :-1]).norm(dim=-1)  # (B, K, S-1)
-            local = torch.cat([seg[..., :1], seg[..., 1:] + seg[..., :-1], seg[..., -1:]], dim=-1) / 2 + 1e-4
-            mass.append(local * (keep * p_deg[..., d - 1]).unsqueeze(-1))  # (B, K, S)
-            pts.append(p)
-        x = torch.stack(pts, 2).reshape(B, -1, 2)  # (B, K*Ds*S, 2)
-        w = torch.stack(mass, 2).reshape(B, -1)
-        w = w / w.sum(dim=1, keepdim=True)
-        ot = self._sinkhorn(x, clouds, w)  # (B,)
-        degrees = torch.arange(1, cfg.sketch_max_degree + 1, dtype=clouds.dtype, device=clouds.device)
-        deg_pen = (keep * (p_deg * degrees).sum(-1)).sum(1)  # (B,)
-        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)  # (B,)
-        known = n_strokes > 0
-        if known.any():
-            k = torch.arange(K, device=clouds.device).unsqueeze(0)  # (1, K)
-            n = n_strokes.clamp(1, K).unsqueeze(1)  # (B, 1)
-            target = (k == n - 1).to(clouds.dtype)
-            valid = (k <= n - 1) & known.unsqueeze(1)
-            bce = nn.functional.binary_cross_entropy_with_logits(stop_logits, target, reduction="none")
-            stop_loss = (bce * valid).sum() / valid.sum().clamp(min=1)
-        else:
-            stop_loss = torch.zeros((), dtype=clouds.dtype, device=clouds.device)
-        return {"ot": ot.mean(), "degree": deg_pen.mean(), "kl": kl.mean(), "stop": stop_loss,
-                "strokes": keep.sum(1).mean()}
+        params = self.decode_teacher(z, tokens)
+        B, K, _ = tokens.shape
+        k = torch.arange(K, device=clouds.device).unsqueeze(0)
+        n = n_tokens.unsqueeze(1)
+        valid = (k < n).to(clouds.dtype)  # (B, K)
+        nll = -(MixtureDensityHead.log_prob(params, tokens) * valid).sum(1)
+        target = (k == n - 1).to(clouds.dtype)
+        stop = (nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], target, reduction="none") * valid).sum(1)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
+        out = {"nll": nll.mean(), "stop": stop.mean(), "kl": kl.mean()}
+        if self.config.ot_weight > 0:
+            mean_tok = (torch.softmax(params.logits, -1).unsqueeze(-1) * params.mu).sum(-2)  # (B, K, T)
+            pts = self._curve_points(mean_tok)  # (B, K, S, 2)
+            seg = (pts[:, :, 1:] - pts[:, :, :-1]).norm(dim=-1)
+            local = torch.cat([seg[..., :1], seg[..., 1:] + seg[..., :-1], seg[..., -1:]], dim=-1) / 2 + 1e-3
+            w = (local * valid.unsqueeze(-1)).reshape(B, -1)
+            w = w / w.sum(1, keepdim=True)
+            out["ot"] = self._sinkhorn(pts.reshape(B, -1, 2), clouds, w).mean()
+        return out
+
+    def _sketch_frame(self, sk: Sketch) -> tuple[np.ndarray, float]:
+        _, centre, scale = normalize_cloud(sk.points())
+        return centre, scale
+
+    def _tokens_for(self, sk: Sketch, centre: np.ndarray, scale: float) -> list[np.ndarray]:
+        cfg = self.config
+        key = (cfg.sketch_max_degree, cfg.token_tolerance, cfg.max_strokes,
+               hash(sk.points().tobytes()), tuple(s.shape[0] for s in sk.strokes))
+        hit = _TOKEN_CACHE.get(key)
+        if hit is None:
+            strokes = cloud_to_strokes(sk.points()) if sk.is_point_cloud else sk.strokes
+            hit = stroke_tokens([(np.asarray(s, dtype=np.float64) - centre) / scale for s in strokes],
+                                cfg.sketch_max_degree, cfg.token_tolerance, cfg.max_strokes)
+            if len(_TOKEN_CACHE) > 100_000:
+                _TOKEN_CACHE.clear()
+            _TOKEN_CACHE[key] = hit
+        return hit
 
     # ------------------------------------------------------------------ engine interface
     def collate(self, sketches: Sequence[Sketch], *, stage: str = "stroke",
@@ -406,29 +521,36 @@ class Cloud2CurveModel(SketchModel):
                 raise ValueError("stroke stage: no stroke with two or more distinct points in this batch")
             return {"clouds": torch.tensor(np.stack(clouds), dtype=torch.float32)}
         if stage == "sketch":
-            clouds, counts = [], []
+            clouds, toks, counts = [], [], []
+            K, T = cfg.max_strokes, self.token_dim
             for sk in sketches:
                 if sk.num_points == 0:
+                    continue
+                centre, scale = self._sketch_frame(sk)
+                tokens = self._tokens_for(sk, centre, scale)
+                if not tokens:
                     continue
                 if sk.is_point_cloud:
                     pts = sk.points()
                     cloud = pts[rng.integers(0, pts.shape[0], cfg.sketch_points)]
-                    counts.append(-1)
                 else:
                     lengths = np.array([np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in sk.strokes])
                     share = lengths + 1e-3
                     alloc = rng.multinomial(cfg.sketch_points, share / share.sum())
                     cloud = np.concatenate([sample_polyline(s, int(m), rng) for s, m in zip(sk.strokes, alloc) if m > 0])
-                    counts.append(min(sk.num_strokes, cfg.max_strokes))
-                cloud, _, _ = normalize_cloud(cloud)
-                clouds.append(cloud)
+                clouds.append((cloud - centre) / scale)
+                padded = np.zeros((K, T))
+                padded[: len(tokens)] = np.stack(tokens).reshape(len(tokens), T)
+                toks.append(padded)
+                counts.append(len(tokens))
             if not clouds:
                 raise ValueError("sketch stage: every sketch in this batch is empty")
             eps = rng.standard_normal((len(clouds), cfg.latent_dim))
             return {
                 "clouds": torch.tensor(np.stack(clouds), dtype=torch.float32),
                 "eps": torch.tensor(eps, dtype=torch.float32),
-                "n_strokes": torch.tensor(counts, dtype=torch.long),
+                "tokens": torch.tensor(np.stack(toks), dtype=torch.float32),
+                "n_tokens": torch.tensor(counts, dtype=torch.long),
             }
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
@@ -444,9 +566,14 @@ class Cloud2CurveModel(SketchModel):
             return {"loss": loss, "fit": fit.detach(), "degree_ce": out["degree_ce"].detach(),
                     "mean_degree": out["target_degree"].float().mean()}
         if stage == "sketch":
-            out = self.sketch_losses(clouds, batch["eps"].to(dev), batch["n_strokes"].to(dev))
-            loss = out["ot"] + cfg.degree_penalty * out["degree"] + cfg.kl_weight * out["kl"] + cfg.stop_weight * out["stop"]
-            return {"loss": loss, **{k: v.detach() for k, v in out.items()}}
+            out = self.sketch_losses(clouds, batch["eps"].to(dev), batch["tokens"].to(dev), batch["n_tokens"].to(dev))
+            ramp = min(1.0, (step + 1) / cfg.kl_anneal_steps) if cfg.kl_anneal_steps > 0 else 1.0
+            kl_term = torch.clamp(out["kl"], min=cfg.kl_free) if cfg.kl_free > 0 else out["kl"]
+            loss = out["nll"] + cfg.stop_weight * out["stop"] + ramp * cfg.kl_weight * kl_term
+            if "ot" in out:
+                loss = loss + cfg.ot_weight * out["ot"]
+            return {"loss": loss, **{k: v.detach() for k, v in out.items()},
+                    "tokens": batch["n_tokens"].float().mean()}
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     def stage_parameters(self, stage: str) -> Iterable[nn.Parameter]:
@@ -454,7 +581,7 @@ class Cloud2CurveModel(SketchModel):
         if stage == "stroke":
             return list(self.stroke_net.parameters())
         if stage == "sketch":
-            mods = [self.sketch_encoder, self.z_to_hidden, self.decoder, self.stroke_head]
+            mods = [self.sketch_encoder, self.z_to_hidden, self.decoder, self.token_head]
             return [p for m in mods for p in m.parameters()]
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
@@ -490,42 +617,55 @@ class Cloud2CurveModel(SketchModel):
         return out
 
     @torch.no_grad()
-    def _decode_to_sketches(self, z: torch.Tensor, frames: list[tuple[np.ndarray, float]]) -> list[BezierSketch]:
-        ctrl, deg_logits, stop_logits = self.decode(z)
-        slices = degree_slices(self.config.sketch_max_degree)
+    def _decode_to_sketches(self, z: torch.Tensor, frames: list[tuple[np.ndarray, float]], *,
+                            generator: torch.Generator | None = None, temperature: float = 0.0) -> list[BezierSketch]:
+        tokens, n = self.decode(z, generator=generator, temperature=temperature)
+        d = self.config.sketch_max_degree
+        tokens = tokens.double().cpu().numpy().reshape(z.shape[0], self.config.max_strokes, d + 1, 2)
         out = []
         for b in range(z.shape[0]):
             centre, scale = frames[b]
-            curves = []
-            for k in range(self.config.max_strokes):
-                d = int(deg_logits[b, k].argmax()) + 1
-                curves.append(ctrl[b, k, slices[d - 1]].double().cpu().numpy() * scale + centre)
-                if torch.sigmoid(stop_logits[b, k]) > 0.5:
-                    break
+            curves = [tokens[b, k] * scale + centre for k in range(int(n[b]))]
             out.append(BezierSketch(curves, meta={"source": "cloud2curve"}))
         return out
 
-    @torch.no_grad()
-    def reconstruct(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
-        """Encode each sketch's cloud deterministically (latent mean) and decode it to curves.
-
-        Returns curves in each input's own coordinate frame.
-        """
+    def _sketch_clouds(self, sketches: Sequence[Sketch], seed: int = 0):
+        """Unit-frame clouds (``sketch_points`` each) and frames of the non-empty sketches."""
         cfg = self.config
-        batch = self.collate(sketches, stage="sketch", generator=torch.Generator().manual_seed(0))
-        frames = []
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(seed)
+        clouds, frames = [], []
         for sk in sketches:
             if sk.num_points == 0:
                 continue
-            _, centre, scale = normalize_cloud(sk.points())
+            centre, scale = self._sketch_frame(sk)
+            if sk.is_point_cloud:
+                pts = sk.points()
+                cloud = pts[rng.integers(0, pts.shape[0], cfg.sketch_points)]
+            else:
+                lengths = np.array([np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in sk.strokes])
+                share = lengths + 1e-3
+                alloc = rng.multinomial(cfg.sketch_points, share / share.sum())
+                cloud = np.concatenate([sample_polyline(s, int(m), rng) for s, m in zip(sk.strokes, alloc) if m > 0])
+            clouds.append((cloud - centre) / scale)
             frames.append((centre, scale))
-        mu, _ = self.encode(batch["clouds"].to(self.device))
-        del rng, cfg
+        return clouds, frames
+
+    @torch.no_grad()
+    def reconstruct(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
+        """Encode each sketch's cloud deterministically (latent mean) and decode it greedily.
+
+        Needs only the points (no stroke order): the encoder reads an unordered cloud. Returns
+        curves in each input's own coordinate frame (empty sketches are skipped).
+        """
+        clouds, frames = self._sketch_clouds(sketches)
+        if not clouds:
+            return []
+        mu, _ = self.encode(torch.tensor(np.stack(clouds), dtype=torch.float32, device=self.device))
         return self._decode_to_sketches(mu, frames)
 
     def evaluate(self, sketches: Sequence[Sketch]) -> dict[str, float]:
-        """Held-out losses: stroke fit (chosen-degree Chamfer, unit frame) and sketch OT / Chamfer."""
+        """Held-out metrics: stroke fit (unit frame), sketch token NLL / KL, and the greedy
+        reconstruction's Chamfer to the input cloud (unit frame, squared) and curve count."""
         self.eval()
         out: dict[str, float] = {}
         with torch.no_grad():
@@ -538,19 +678,35 @@ class Cloud2CurveModel(SketchModel):
             except ValueError:
                 pass
             b = self.collate(sketches, stage="sketch", generator=g)
-            sk = self.sketch_losses(b["clouds"].to(self.device), torch.zeros_like(b["eps"]).to(self.device),
-                                    b["n_strokes"].to(self.device))
-            out["sketch_ot"] = float(sk["ot"])
-            out["sketch_strokes"] = float(sk["strokes"])
+            dev = self.device
+            sk = self.sketch_losses(b["clouds"].to(dev), torch.zeros_like(b["eps"]).to(dev),
+                                    b["tokens"].to(dev), b["n_tokens"].to(dev))
+            out["sketch_nll"] = float(sk["nll"])
+            out["sketch_kl"] = float(sk["kl"])
+            mu, _ = self.encode(b["clouds"].to(dev))
+            tokens, n = self.decode(mu)
+            pts = self._curve_points(tokens)  # (B, K, S, 2)
+            cham = []
+            for i in range(pts.shape[0]):
+                p = pts[i, : int(n[i])].reshape(1, -1, 2)
+                cham.append(float(_chamfer(p, b["clouds"][i : i + 1].to(dev))))
+            out["sketch_ot"] = float(np.mean(cham))  # kept name: reconstruction-to-cloud Chamfer
+            out["sketch_strokes"] = float(n.float().mean())
+            out["sketch_true_tokens"] = float(b["n_tokens"].float().mean())
         return out
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> list[BezierSketch]:
-        """Draw ``n`` sketches: ``z ~ N(0, temperature^2 I)`` decoded to curves in ``[0, canvas]`` px."""
+        """Draw ``n`` sketches: ``z ~ N(0, temperature^2 I)``, curve tokens and stop bits drawn
+        autoregressively at ``temperature`` (0: greedy), mapped to ``[0, canvas]`` px."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
         z = torch.randn(n, self.config.latent_dim, generator=generator) * float(temperature)
         half = self.config.canvas / 2.0
         frames = [(np.array([half, half]), half * 0.9)] * n
-        return self._decode_to_sketches(z.to(self.device), frames)
+        if n == 0:
+            return []
+        return self._decode_to_sketches(z.to(self.device), frames, generator=generator, temperature=temperature)
