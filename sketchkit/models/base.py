@@ -209,7 +209,11 @@ class SketchModel(nn.Module):
             raise ModelLoadError(
                 f"{directory}: checkpoint is a {config.get('family')!r} model, not {cls.config_class.family!r}"
             )
-        model = cls(config_from_dict(cls.config_class, config))
+        try:
+            parsed = config_from_dict(cls.config_class, config)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{directory / CONFIG_NAME}: {exc}") from None
+        model = cls(parsed)
         _load_weights(model, directory / WEIGHTS_NAME)
         return model.to(device).eval()
 
