@@ -13,7 +13,7 @@ import typer
 
 from sketchkit.errors import InputError
 
-COMMAND_MODULES = ("render", "data", "convert", "train", "sample", "vectorize", "eval")
+COMMAND_MODULES = ("render", "data", "convert", "train", "sample", "reconstruct", "vectorize", "eval")
 
 app = typer.Typer(
     name="sketchkit",
