@@ -93,11 +93,11 @@ def load_kmnist_clouds(data: Path, limit: int) -> list[Sketch]:
 
 
 def _fallback_train(model: Cloud2CurveModel, sketches: list[Sketch], steps: dict[str, int], batch: int,
-                    lr: float, seed: int, out: Path) -> Path:
+                    lr: float, seed: int, out: Path, stages: list[str] | None = None) -> Path:
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     log = open(out / "metrics.jsonl", "w")
-    for stage in model.stages:
+    for stage in stages or model.stages:
         pool = sketches
         opt = torch.optim.Adam(model.stage_parameters(stage), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps[stage], 1))
@@ -133,6 +133,15 @@ def main() -> None:
     ap.add_argument("--digits", type=int, default=2000)
     ap.add_argument("--kmnist", type=int, default=1000)
     ap.add_argument("--loss", choices=["chamfer", "sinkhorn"], default="chamfer")
+    ap.add_argument("--stroke-from", type=Path, default=None,
+                    help="copy the stroke stage from this model directory (e.g. sketchkit/pretrained/cloud2curve) "
+                         "and train only the sketch stage")
+    ap.add_argument("--sketch-data", choices=["mixed", "digits"], default="digits",
+                    help="sketch-stage data: 'digits' = VectorMNIST digits 0..3999 only (the shipped generator), "
+                         "'mixed' = the stroke stage's mix")
+    ap.add_argument("--kl-weight", type=float, default=0.5, help="sketch stage: KL weight (after warm-up)")
+    ap.add_argument("--kl-free", type=float, default=20.0, help="sketch stage: free nats of KL per sketch")
+    ap.add_argument("--ot-weight", type=float, default=0.0, help="sketch stage: auxiliary OT weight")
     ap.add_argument("--fallback", action="store_true", help="use the minimal loop, not sketchkit.train")
     ap.add_argument("--install", action="store_true", help="copy the result into sketchkit/pretrained/cloud2curve")
     args = ap.parse_args()
@@ -144,11 +153,25 @@ def main() -> None:
     sketches += load_kmnist_clouds(args.data, args.kmnist)
     # validation: 4000..4099 of the VectorMNIST substitute (not in training when --digits <= 4000)
     val = load_vectormnist(args.data, 4100)[4000:]
+
+    config = Cloud2CurveConfig(loss_type=args.loss, max_strokes=10, sketch_max_degree=3, sketch_curve_samples=10,
+                               latent_dim=64, decoder_hidden=256, sketch_mixtures=10, token_tolerance=0.08,
+                               kl_weight=args.kl_weight, kl_free=args.kl_free, kl_anneal_steps=1000,
+                               stop_weight=1.0, ot_weight=args.ot_weight)
+    model = Cloud2CurveModel(config)
+    stages = list(model.stages)
+    if args.stroke_from is not None:
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(args.stroke_from / "model.safetensors"))
+        stroke = {k[len("stroke_net."):]: v for k, v in tensors.items() if k.startswith("stroke_net.")}
+        model.stroke_net.load_state_dict(stroke)
+        stages = ["sketch"]
+        print(f"stroke stage copied from {args.stroke_from}; training only the sketch stage", flush=True)
+    if args.sketch_data == "digits" and stages == ["sketch"]:
+        sketches = load_vectormnist(args.data, 4000)
     print(f"{len(sketches)} training sketches ({len(exclude)} Quick, Draw! drawings held out), "
           f"{len(val)} validation sketches", flush=True)
-
-    config = Cloud2CurveConfig(loss_type=args.loss, max_strokes=10, sketch_max_degree=3, sketch_curve_samples=10)
-    model = Cloud2CurveModel(config)
     args.out.mkdir(parents=True, exist_ok=True)
     steps = {"stroke": args.stroke_steps, "sketch": args.sketch_steps}
     t0 = time.time()
@@ -157,13 +180,14 @@ def main() -> None:
             raise ImportError("forced")
         from sketchkit.train import TrainConfig, train
     except ImportError:
-        run = _fallback_train(model, sketches, steps, args.batch, args.lr, args.seed, args.out)
+        run = _fallback_train(model, sketches, steps, args.batch, args.lr, args.seed, args.out, stages)
         best = run / "best"
     else:
         tc = TrainConfig(steps=max(steps.values()), stage_steps=steps, batch_size=args.batch, lr=args.lr,
                          schedule="cosine", min_lr_ratio=0.05, seed=args.seed, device="cpu",
-                         val_every=1000, checkpoint_every=500, num_samples=8, log_every=50, quiet=True)
-        run = train(model, sketches, val_sketches=val, config=tc, run_dir=args.out,
+                         val_every=1000, checkpoint_every=500, num_samples=8, log_every=50, quiet=True,
+                         sample_temperature=0.5)
+        run = train(model, sketches, val_sketches=val, config=tc, run_dir=args.out, stages=stages,
                     data_info={"quickdraw_raw": "../shared/data/quickdraw/raw (8 categories, held-out removed)",
                                "vectormnist_digits": args.digits, "kmnist_clouds": args.kmnist,
                                "train_sketches": len(sketches), "val_sketches": len(val)})

@@ -8,7 +8,8 @@ digits are not used to pick it), and MODEL_CARD.md is written from the measured 
 
 Usage::
 
-    python scripts/train_pretrained_sketchode.py [--steps 1600] [--run-dir runs/sketchode_pretrained]
+    python scripts/train_pretrained_sketchode.py [--steps 1600] [--solver rk4|dopri5] [--n-points 64]
+        [--kl-weight 5e-4] [--kl-anneal-steps 600] [--run-dir runs/sketchode_pretrained] [--out DIR]
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "sketchode_pretrained")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--solver", choices=("rk4", "dopri5"), default="rk4",
+                        help="decoder ODE solver (dopri5: adaptive, rtol 1e-3 / atol 1e-4)")
+    parser.add_argument("--n-points", type=int, default=64, help="resampling resolution of each curve")
+    parser.add_argument("--kl-weight", type=float, default=5e-4)
+    parser.add_argument("--kl-anneal-steps", type=int, default=600)
+    parser.add_argument("--warmup-steps", type=int, default=100)
+    parser.add_argument("--min-lr-ratio", type=float, default=0.05, help="cosine schedule: final lr / peak lr")
+    parser.add_argument("--val-every", type=int, default=300)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -52,12 +61,13 @@ def main() -> None:
 
     digits = read_digits(args.data)
     train_set, held_out = digits[:4500], digits[4500:5000]
-    config = SketchODEConfig(n_points=64, ode_dim=32, dynamics_hidden=128, kl_weight=5e-4, kl_anneal_steps=600)
+    config = SketchODEConfig(n_points=args.n_points, ode_dim=32, dynamics_hidden=128, kl_weight=args.kl_weight,
+                             kl_anneal_steps=args.kl_anneal_steps, solver=args.solver)
     torch.manual_seed(0)
     model = SketchODEModel(config)
     tconf = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
-                        warmup_steps=100, min_lr_ratio=0.05, grad_clip=1.0, val_every=300, val_batches=8,
-                        checkpoint_every=300, num_samples=16, sample_temperature=0.8, seed=0, device="cpu",
+                        warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio, grad_clip=1.0,
+                        val_every=args.val_every, val_batches=8, checkpoint_every=args.val_every, num_samples=16, sample_temperature=0.8, seed=0, device="cpu",
                         log_every=20, quiet=False)
     start = time.time()
     train(model, train_set, val_sketches=held_out, config=tconf, run_dir=args.run_dir)
@@ -79,8 +89,18 @@ def main() -> None:
         "params": sum(p.numel() for p in shipped.parameters()),
         "weights_bytes": (args.out / "model.safetensors").stat().st_size,
     }
+    summary["command"] = "python scripts/train_pretrained_sketchode.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (
+            ("steps", args.steps), ("solver", args.solver), ("n_points", args.n_points),
+            ("kl_weight", args.kl_weight), ("kl_anneal_steps", args.kl_anneal_steps)))
     print(json.dumps(summary, indent=2))
     (args.out / "MODEL_CARD.md").write_text(model_card(config, tconf, summary))
+
+
+def solver_text(config) -> str:
+    if config.solver == "rk4":
+        return "rk4 with one step per training sample spacing"
+    return f"{config.solver} adaptive solver, rtol {config.rtol}, atol {config.atol}"
 
 
 def model_card(config, tconf, s: dict) -> str:
@@ -89,7 +109,7 @@ def model_card(config, tconf, s: dict) -> str:
 A small SketchODE (Das et al., *SketchODE: Learning neural sketch representation in continuous
 time*, ICLR 2022) autoencoder with a VAE head: Neural CDE encoder over a natural cubic spline of
 [x, y, pen, t], second-order Neural ODE decoder (`{config.dynamics}` dynamics, w = {config.frequency},
-rk4 with one step per training sample spacing), latent {config.latent_dim}.
+{solver_text(config)}), latent {config.latent_dim}.
 Load with `sketchkit.models.load_model("sketchode")`.
 
 ## Data and license
@@ -102,7 +122,7 @@ obtained. Digits 4500..4999 are held out (never trained on; the shipped weights 
 checkpoint, not one selected on them).
 
 ## Training
-`python scripts/train_pretrained_sketchode.py --steps {s['steps']}` through `sketchkit.train.train`:
+`{s['command']}` through `sketchkit.train.train`:
 Adam, lr {tconf.lr} (warm-up {tconf.warmup_steps}, cosine to {tconf.lr * tconf.min_lr_ratio:g}), batch
 {tconf.batch_size}, grad clip {tconf.grad_clip}, {s['steps']} steps, seed {tconf.seed}, 1 CPU thread:
 {s['train_minutes']} min on a shared 2-core machine. Curves resampled to {config.n_points} points,
