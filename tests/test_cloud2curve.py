@@ -305,23 +305,10 @@ def test_shipped_generator_samples_several_strokes_deterministically():
 
 def _held_out_digits(n: int) -> list[Sketch]:
     from conftest import shared_path
+    from sketchkit.data import read_all
 
-    z = np.load(shared_path("vectormnist", "mnist-stroke-sequences-train-first5000.npz"))
-    out = []
-    for seq in z["sequences"][4100:4100 + n]:  # not used in training (0..3999) or validation (4000..4099)
-        pos = np.cumsum(seq[:, :2], axis=0)
-        strokes, cur = [], []
-        for row, p in zip(seq, pos):
-            cur.append(p)
-            if row[2] == 1 or row[3] == 1:
-                strokes.append(np.array(cur))
-                cur = []
-            if row[3] == 1:
-                break
-        strokes = [s for s in strokes if len(s) >= 2]
-        if strokes:
-            out.append(Sketch(strokes))
-    return out
+    digits = read_all([shared_path("vectormnist", "mnist-stroke-sequences-train-first5000.npz")], limit=4100 + n)
+    return digits[4100:]  # not used in training (0..3999) or validation (4000..4099)
 
 
 def test_shipped_generator_reconstructs_held_out_digits():
