@@ -109,7 +109,7 @@ def download_quickdraw_cmd(
 
     if fmt not in QUICKDRAW_FORMATS:
         raise InputError(f"--format: expected one of {', '.join(QUICKDRAW_FORMATS)}, got {fmt!r}")
-    progress_cb = None
+    progress_cb = None  # replaced by a progress-bar callback unless --quiet
     bar = None
     if not quiet:
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn

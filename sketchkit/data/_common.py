@@ -12,7 +12,6 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from sketchkit._io import write_atomic as atomic_write_bytes  # noqa: F401  (used by the writers)
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import Sketch
 

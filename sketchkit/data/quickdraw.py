@@ -241,7 +241,7 @@ def encode_bin_record(sketch: Sketch, *, key_id: int | None = None, countrycode:
 
 def write_bin(sketches: Iterable[Sketch], path: str | Path) -> int:
     """Write drawings to a Quick, Draw! ``.bin`` file atomically; returns the count written."""
-    from sketchkit.data._common import atomic_write_bytes
+    from sketchkit._io import write_atomic as atomic_write_bytes
 
     buf = io.BytesIO()
     n = 0

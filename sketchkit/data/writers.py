@@ -29,7 +29,7 @@ from typing import IO, Any, Iterable, Iterator
 
 import numpy as np
 
-from sketchkit.data._common import atomic_write_bytes
+from sketchkit._io import write_atomic as atomic_write_bytes
 from sketchkit.sketch import Sketch
 
 __all__ = ["write_ndjson", "write_npz", "write_svgs", "sketch_to_record", "OUTPUT_KINDS", "write"]

@@ -340,7 +340,6 @@ class Cloud2CurveModel(SketchModel):
             ``d`` are ``control_points[:, degree_slices(max_degree)[d - 1]]``.
         """
         out = self.stroke_net(clouds)
-        D = self.config.max_degree
         ctrl = out[:, : self._n_ctrl * 2].reshape(-1, self._n_ctrl, 2)  # (B, n_ctrl, 2)
         return ctrl, out[:, self._n_ctrl * 2 :]  # logits (B, D)
 
@@ -478,6 +477,18 @@ class Cloud2CurveModel(SketchModel):
             out["ot"] = self._sinkhorn(pts.reshape(B, -1, 2), clouds, w).mean()
         return out
 
+    def _sketch_cloud(self, sketch: Sketch, rng: np.random.Generator) -> np.ndarray:
+        """``(sketch_points, 2)`` cloud of a sketch: its points resampled if it is a point cloud,
+        else points spread over its strokes in proportion to their length (source frame)."""
+        n = self.config.sketch_points
+        if sketch.is_point_cloud:
+            pts = sketch.points()
+            return pts[rng.integers(0, pts.shape[0], n)]
+        lengths = np.array([np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in sketch.strokes])
+        share = lengths + 1e-3
+        alloc = rng.multinomial(n, share / share.sum())
+        return np.concatenate([sample_polyline(s, int(m), rng) for s, m in zip(sketch.strokes, alloc) if m > 0])
+
     def _sketch_frame(self, sk: Sketch) -> tuple[np.ndarray, float]:
         _, centre, scale = normalize_cloud(sk.points())
         return centre, scale
@@ -538,15 +549,7 @@ class Cloud2CurveModel(SketchModel):
                 tokens = self._tokens_for(sk, centre, scale)
                 if not tokens:
                     continue
-                if sk.is_point_cloud:
-                    pts = sk.points()
-                    cloud = pts[rng.integers(0, pts.shape[0], cfg.sketch_points)]
-                else:
-                    lengths = np.array([np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in sk.strokes])
-                    share = lengths + 1e-3
-                    alloc = rng.multinomial(cfg.sketch_points, share / share.sum())
-                    cloud = np.concatenate([sample_polyline(s, int(m), rng) for s, m in zip(sk.strokes, alloc) if m > 0])
-                clouds.append((cloud - centre) / scale)
+                clouds.append((self._sketch_cloud(sk, rng) - centre) / scale)
                 padded = np.zeros((K, T))
                 padded[: len(tokens)] = np.stack(tokens).reshape(len(tokens), T)
                 toks.append(padded)
@@ -639,22 +642,13 @@ class Cloud2CurveModel(SketchModel):
 
     def _sketch_clouds(self, sketches: Sequence[Sketch], seed: int = 0):
         """Unit-frame clouds (``sketch_points`` each) and frames of the non-empty sketches."""
-        cfg = self.config
         rng = np.random.default_rng(seed)
         clouds, frames = [], []
         for sk in sketches:
             if sk.num_points == 0:
                 continue
             centre, scale = self._sketch_frame(sk)
-            if sk.is_point_cloud:
-                pts = sk.points()
-                cloud = pts[rng.integers(0, pts.shape[0], cfg.sketch_points)]
-            else:
-                lengths = np.array([np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in sk.strokes])
-                share = lengths + 1e-3
-                alloc = rng.multinomial(cfg.sketch_points, share / share.sum())
-                cloud = np.concatenate([sample_polyline(s, int(m), rng) for s, m in zip(sk.strokes, alloc) if m > 0])
-            clouds.append((cloud - centre) / scale)
+            clouds.append((self._sketch_cloud(sk, rng) - centre) / scale)
             frames.append((centre, scale))
         return clouds, frames
 

@@ -486,7 +486,6 @@ def grid_svg(
         scale, offset = fit_transform(bounds, cell_w, cell_w - bottom, margin=margin, pad=stroke_width / 2.0)
         # Also keep the label band free: fit in (cell, cell - bottom), then shift by the cell origin.
         tx, ty = x0 + offset[0], y0 + offset[1]
-        num = _Num(scale)
         transform = f"matrix({scale:.10g} 0 0 {scale:.10g} {_fixed(tx)} {_fixed(ty)})"
         group = _group(dwg, stroke_width_src=stroke_width / scale, color=color, transform=transform)
         group["class"] = "cell"
