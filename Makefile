@@ -20,7 +20,7 @@ demo: setup
 	mkdir -p out
 	$(BIN)/sketchkit vectorize sketchkit/examples/cat.png -o out/cat.svg
 	$(BIN)/sketchkit sample bezier -n 16 --seed 0 --temperature 0.4 -o out/bezier_samples.svg
-	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 -o out/sketchode_samples.svg
+	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 --temperature 0.8 -o out/sketchode_samples.svg
 	@echo "wrote out/cat.svg out/bezier_samples.svg out/sketchode_samples.svg"
 
 test: setup
