@@ -50,6 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sketchkit._io import write_atomic
+from sketchkit.geometry.bezier import bernstein_basis
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -291,12 +292,6 @@ class _TorchAdapter:
 # ------------------------------------------------------------------------------------------------
 
 
-def _bernstein(d: int, t: np.ndarray) -> np.ndarray:
-    k = np.arange(d + 1)
-    binom = np.array([math.comb(d, int(i)) for i in k], dtype=np.float64)
-    return binom * t[:, None] ** k * (1.0 - t[:, None]) ** (d - k)
-
-
 def _chord_t(pts: np.ndarray) -> np.ndarray:
     cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
     return cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(pts))
@@ -312,7 +307,7 @@ def _project(ctrl: np.ndarray, pts: np.ndarray, t0: np.ndarray | None = None) ->
     if t0 is None:
         m = int(min(max(32, 2 * len(pts)), 160))
         ts = np.linspace(0.0, 1.0, m)
-        curve = _bernstein(d, ts) @ ctrl  # (m, 2)
+        curve = bernstein_basis(d, ts) @ ctrl  # (m, 2)
         diff = pts[:, None, :] - curve[None, :, :]
         t = ts[np.argmin((diff ** 2).sum(-1), axis=1)]
     else:
@@ -321,15 +316,15 @@ def _project(ctrl: np.ndarray, pts: np.ndarray, t0: np.ndarray | None = None) ->
     d1 = d * np.diff(ctrl, axis=0)
     d2 = (d - 1) * np.diff(d1, axis=0) if d >= 2 else np.zeros((1, 2))
     for _ in range(3):
-        p = _bernstein(d, t) @ ctrl
-        p1 = _bernstein(d - 1, t) @ d1
-        p2 = _bernstein(d - 2, t) @ d2 if d >= 2 else np.zeros_like(p)
+        p = bernstein_basis(d, t) @ ctrl
+        p1 = bernstein_basis(d - 1, t) @ d1
+        p2 = bernstein_basis(d - 2, t) @ d2 if d >= 2 else np.zeros_like(p)
         r = p - pts
         num = (r * p1).sum(1)
         den = (p1 * p1).sum(1) + (r * p2).sum(1)
         step = np.where(np.abs(den) > 1e-12, num / np.where(np.abs(den) > 1e-12, den, 1.0), 0.0)
         t = np.clip(t - step, 0.0, 1.0)
-    dist = np.linalg.norm(_bernstein(d, t) @ ctrl - pts, axis=1)
+    dist = np.linalg.norm(bernstein_basis(d, t) @ ctrl - pts, axis=1)
     return t, dist
 
 
@@ -338,7 +333,7 @@ def _solve_pinned(pts: np.ndarray, t: np.ndarray, d: int) -> np.ndarray:
     p0, pn = pts[0], pts[-1]
     if d == 1:
         return np.stack([p0, pn])
-    B = _bernstein(d, t)
+    B = bernstein_basis(d, t)
     rhs = pts - np.outer(B[:, 0], p0) - np.outer(B[:, -1], pn)
     A = B[:, 1:-1]
     ridge = 1e-9 * np.eye(d - 1)
@@ -357,7 +352,7 @@ def _refine_from(pts: np.ndarray, d: int, ctrl: np.ndarray, t: np.ndarray, dist:
         ctrl = _solve_pinned(pts, t, d)
         t, dist = _project(ctrl, pts, t)
     # also check the curve does not wander away from the points (curve -> points)
-    curve = _bernstein(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
+    curve = bernstein_basis(d, np.linspace(0.0, 1.0, min(max(16, len(pts)), 96))) @ ctrl
     back = np.sqrt(((curve[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1))
     return ctrl, float(max(dist.max(), back.max())), float(np.sqrt(np.mean(dist ** 2)))
 

@@ -64,8 +64,8 @@ def bernstein_basis(degree: int, t: np.ndarray) -> np.ndarray:
     if degree < 0:
         raise ValueError(f"degree must be >= 0, got {degree}")
     t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
-    k = np.arange(degree + 1, dtype=np.float64).reshape(1, -1)
-    return _binomials(degree) * t**k * (1.0 - t) ** (degree - k)
+    k = np.arange(degree + 1)  # integer exponents: exact at t = 0 and 1, and fast
+    return _binomials(degree) * t**k * (1.0 - t) ** k[::-1]
 
 
 def evaluate(control_points: np.ndarray, t: np.ndarray) -> np.ndarray:
