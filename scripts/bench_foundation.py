@@ -11,7 +11,6 @@ process whose peak resident memory is reported (streaming means it stays flat as
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -77,14 +76,14 @@ def bench_fitting(raw_dir: Path) -> None:
     from sketchkit.geometry import bezier
     from sketchkit.geometry.polyline import resample
 
+    from sketchkit.data import read_all
+
     strokes = []
-    for path in sorted(raw_dir.glob("*.ndjson")):
-        for line in path.read_text().splitlines():
-            for stroke in json.loads(line)["drawing"]:
-                points = np.asarray(stroke[:2], dtype=np.float64).T
-                if points.shape[0] >= 3 and np.ptp(points, axis=0).max() > 0:
-                    points = points - points[0]
-                    strokes.append(resample(points / np.abs(points).max(), 64))
+    for sketch in read_all(sorted(raw_dir.glob("*.ndjson"))):
+        for points in sketch.strokes:
+            if points.shape[0] >= 3 and np.ptp(points, axis=0).max() > 0:
+                points = points - points[0]
+                strokes.append(resample(points / np.abs(points).max(), 64))
     batch = np.stack(strokes)
     for steps in (0, 5, 50):
         start = time.perf_counter()

@@ -23,7 +23,6 @@ steps, the losses from ``metrics.jsonl`` and the held-out metrics.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import torch
 import sketchkit.data
 from sketchkit.models.base import atomic_write_bytes, load_model
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel, estimate_token_scales
-from sketchkit.train import TrainConfig, train
+from sketchkit.train import TrainConfig, read_metrics, train
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "sketchrnn" / "omniglot.npz"
@@ -54,8 +53,7 @@ def _model_config(train_sketches, args) -> BezierSketchConfig:
 def _losses(run_dir: Path) -> dict:
     """Last logged train loss per stage, best validation loss per stage, final metrics."""
     out: dict = {"train": {}, "val": {}, "final": {}}
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        rec = json.loads(line)
+    for rec in read_metrics(run_dir):
         kind, stage = rec.get("type"), rec.get("stage")
         if kind == "train":
             out["train"][stage] = {k: v for k, v in rec.items() if isinstance(v, (int, float))}

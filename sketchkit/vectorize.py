@@ -50,7 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sketchkit._io import write_atomic
-from sketchkit.geometry.bezier import bernstein_basis
+from sketchkit.geometry.bezier import bernstein_basis, chord_length_parameters
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -292,11 +292,6 @@ class _TorchAdapter:
 # ------------------------------------------------------------------------------------------------
 
 
-def _chord_t(pts: np.ndarray) -> np.ndarray:
-    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-    return cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(pts))
-
-
 def _project(ctrl: np.ndarray, pts: np.ndarray, t0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Parameter of the nearest curve point for each point and the distances.
 
@@ -366,7 +361,7 @@ def _fit_degree(pts: np.ndarray, d: int, init: np.ndarray | None, refine: int,
     Both starts are refined; one within ``tol`` (largest, RMS) beats one outside it, then the
     lower RMS distance wins.
     """
-    ctrl = _solve_pinned(pts, _chord_t(pts), d)
+    ctrl = _solve_pinned(pts, chord_length_parameters(pts), d)
     t, dist = _project(ctrl, pts)
     best = (*_refine_from(pts, d, ctrl, t, dist, refine, hopeless), False)
     if init is not None:

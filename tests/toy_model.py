@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sketchkit.geometry.polyline import resample
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.sketch import Sketch
 
@@ -41,19 +42,6 @@ class ToyConfig(ModelConfig):
     scale: float = 255.0  # coordinate units per normalised unit (Quick, Draw! simplified: 0..255)
     nan_at_step: int = -1  # test hook: loss is NaN at this step (-1 = never)
     dropout: float = 0.0  # dropout after the encoder's hidden layer (draws from the global torch RNG)
-
-
-def resample_stroke(points: np.ndarray, n: int) -> np.ndarray:
-    """(m, 2) polyline -> (n, 2) points uniform in arc length (a single point repeats)."""
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) == 1:
-        return np.repeat(points, n, axis=0)
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    if s[-1] == 0:
-        return np.repeat(points[:1], n, axis=0)
-    u = np.linspace(0.0, s[-1], n)
-    return np.stack([np.interp(u, s, points[:, 0]), np.interp(u, s, points[:, 1])], axis=1)
 
 
 @register_model
@@ -72,7 +60,7 @@ class ToyModel(SketchModel):
         rows = []
         for sk in sketches:
             k = int(torch.randint(len(sk.strokes), (1,), generator=generator))
-            pts = resample_stroke(sk.strokes[k], self.config.n_points)
+            pts = resample(sk.strokes[k], self.config.n_points)
             rows.append(((pts - pts[0]) / self.config.scale).reshape(-1))
         return {"x": torch.tensor(np.stack(rows), dtype=torch.float32)}
 

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sketchkit.geometry import bezier_torch
+from sketchkit.geometry.polyline import rdp_indices, resample
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.layers import MixtureDensityHead, MixtureParams
 from sketchkit.sketch import BezierSketch, Sketch
@@ -110,42 +111,6 @@ class EmbeddedStrokes:
 # numpy helpers (stroke preparation)
 # ----------------------------------------------------------------------------------------------
 
-def _resample(points: np.ndarray, n: int) -> np.ndarray:
-    """``n`` points uniform in arc length along a polyline ``(m, 2)``."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    if s[-1] <= 0:
-        return np.repeat(points[:1], n, axis=0)
-    target = np.linspace(0.0, s[-1], n)
-    return np.stack([np.interp(target, s, points[:, k]) for k in range(2)], axis=1)
-
-
-def _rdp_indices(points: np.ndarray, epsilon: float) -> list[int]:
-    """Indices kept by Ramer-Douglas-Peucker simplification (iterative, always keeps the ends)."""
-    n = points.shape[0]
-    keep = np.zeros(n, dtype=bool)
-    keep[0] = keep[-1] = True
-    stack = [(0, n - 1)]
-    while stack:
-        i, j = stack.pop()
-        if j <= i + 1:
-            continue
-        a, b = points[i], points[j]
-        ab = b - a
-        rel = points[i + 1:j] - a
-        denom = float(np.hypot(*ab))
-        if denom > 0:
-            dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / denom
-        else:
-            dist = np.hypot(rel[:, 0], rel[:, 1])
-        k = int(np.argmax(dist))
-        if dist[k] > epsilon:
-            m = i + 1 + k
-            keep[m] = True
-            stack.extend([(i, m), (m, j)])
-    return [int(i) for i in np.flatnonzero(keep)]
-
-
 def _split_at_corners(points: np.ndarray, angle_deg: float, epsilon_frac: float) -> list[np.ndarray]:
     """Split a stroke where its RDP-simplified polyline turns by more than ``angle_deg``."""
     if angle_deg <= 0 or points.shape[0] < 3:
@@ -153,7 +118,7 @@ def _split_at_corners(points: np.ndarray, angle_deg: float, epsilon_frac: float)
     extent = float(np.max(points.max(0) - points.min(0)))
     if extent <= 0:
         return [points]
-    idx = _rdp_indices(points, epsilon_frac * extent)
+    idx = rdp_indices(points, epsilon_frac * extent).tolist()
     cuts = []
     for a, b, c in zip(idx[:-2], idx[1:-1], idx[2:]):
         u, v = points[b] - points[a], points[c] - points[b]
@@ -256,7 +221,7 @@ class BezierSketchModel(SketchModel):
         normed, origins, scales = [], [], []
         for s in strokes:
             if s.shape[0] > c.max_stroke_points:
-                s = _resample(s, c.max_stroke_points)
+                s = resample(s, c.max_stroke_points)
             origin = s[0]
             rel = s - origin
             scale = float(np.max(np.hypot(rel[:, 0], rel[:, 1])))
@@ -927,7 +892,7 @@ class BezierSketchModel(SketchModel):
         dists = []
         for sk, rec in zip(sketches, recon):
             centre, half = _unit_box(sk.points())
-            a = np.concatenate([_resample(s, points_per_stroke) for s in sk.strokes])
+            a = np.concatenate([resample(s, points_per_stroke) for s in sk.strokes])
             a = (a - centre) / half
             if rec.num_curves == 0:
                 continue
@@ -953,7 +918,7 @@ def estimate_token_scales(sketches: Sequence[Sketch], config: BezierSketchConfig
         for s in sk.strokes:
             for p in _split_at_corners(s, config.split_angle, config.split_epsilon):
                 p = (p - centre) / half
-                offs.append(np.diff(_resample(p, config.max_degree + 1), axis=0).reshape(-1))
+                offs.append(np.diff(resample(p, config.max_degree + 1), axis=0).reshape(-1))
                 starts.append(p[0])
     if not offs:
         raise ValueError("estimate_token_scales: no strokes in the given sketches")

@@ -62,6 +62,7 @@ from torch import nn
 
 from sketchkit.geometry.bezier import bernstein_basis as bernstein_basis_np
 from sketchkit.geometry.bezier_torch import bernstein_basis
+from sketchkit.geometry.polyline import arc_length, resample
 from sketchkit.models.layers import MixtureDensityHead
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.sketch import BezierSketch, Sketch
@@ -219,11 +220,8 @@ def cloud_to_strokes(points: np.ndarray, *, max_cells: int = 256) -> list[np.nda
 
 def _resample_arc(points: np.ndarray, step: float, min_points: int = 8, max_points: int = 200) -> np.ndarray:
     """A polyline resampled evenly in arc length (about one point per ``step``)."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    n = int(np.clip(np.ceil(cum[-1] / max(step, 1e-9)) + 1, min_points, max_points))
-    s = np.linspace(0.0, cum[-1], n)
-    return np.stack([np.interp(s, cum, points[:, 0]), np.interp(s, cum, points[:, 1])], axis=1)
+    n = int(np.clip(np.ceil(arc_length(points) / max(step, 1e-9)) + 1, min_points, max_points))
+    return resample(points, n)
 
 
 def stroke_tokens(strokes: Sequence[np.ndarray], degree: int, tolerance: float,

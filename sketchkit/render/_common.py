@@ -10,6 +10,7 @@ from typing import Union
 
 import numpy as np
 
+from sketchkit.geometry.bezier import bernstein_basis
 from sketchkit.sketch import BezierSketch, Sketch
 
 Item = Union[Sketch, BezierSketch]
@@ -17,15 +18,6 @@ Item = Union[Sketch, BezierSketch]
 # Samples per curve used for the tight bounding box of a BezierSketch (the control polygon's box
 # can be far larger than the curve's; fitting to it would draw curves small and off-centre).
 _BOUNDS_SAMPLES = 257
-
-
-def bernstein_basis(degree: int, t: np.ndarray) -> np.ndarray:
-    """``(m, degree + 1)`` Bernstein basis at ``t`` (local copy: ``sketchkit.geometry.bezier``
-    imports scipy.special, ~0.6 s, which ``import sketchkit.render`` should not pay)."""
-    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
-    k = np.arange(degree + 1)
-    coeff = np.array([math.comb(degree, int(j)) for j in k], dtype=np.float64)
-    return coeff * t**k * (1.0 - t) ** (degree - k)
 
 
 def check_item(item: object, *, what: str = "item") -> Item:
