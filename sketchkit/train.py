@@ -60,7 +60,9 @@ import torch
 from torch import nn
 
 from sketchkit.errors import InputError
-from sketchkit.models.base import SketchModel, atomic_write_bytes, read_config
+from sketchkit.models.base import (
+    CONFIG_NAME, WEIGHTS_NAME, ConfigValueError, NumberRange, SketchModel, atomic_write_bytes, check_number, read_config,
+)
 
 __all__ = [
     "TrainConfig",
@@ -74,6 +76,8 @@ __all__ = [
     "load_config_file",
     "build_configs",
     "config_from_run",
+    "read_run_info",
+    "check_run_dir",
     "recover_checkpoints",
     "read_trainer_state",
     "read_metrics",
@@ -86,6 +90,7 @@ TRAINER_STATE_NAME = "trainer_state.pt"
 RUN_INFO_NAME = "run.json"
 METRICS_NAME = "metrics.jsonl"
 _STATE_VERSION = 1
+_CHECKPOINT_FILES = (CONFIG_NAME, WEIGHTS_NAME, TRAINER_STATE_NAME)  # all a checkpoint folder holds
 
 
 class TrainingError(RuntimeError):
@@ -104,6 +109,18 @@ class NonFiniteLossError(TrainingError):
 # ------------------------------------------------------------------------------------------------
 # Configuration
 # ------------------------------------------------------------------------------------------------
+_AT_LEAST_0 = NumberRange(0)
+_AT_LEAST_1 = NumberRange(1)
+_TRAIN_RANGES: dict[str, NumberRange] = {  # every numeric TrainConfig field
+    "steps": _AT_LEAST_0, "epochs": _AT_LEAST_0, "batch_size": _AT_LEAST_1,
+    "lr": NumberRange(0, low_open=True), "weight_decay": _AT_LEAST_0, "warmup_steps": _AT_LEAST_0,
+    "min_lr_ratio": NumberRange(0, 1), "lr_step_every": _AT_LEAST_1, "lr_gamma": NumberRange(0, 1, low_open=True),
+    "grad_clip": _AT_LEAST_0, "val_every": _AT_LEAST_0, "val_batches": _AT_LEAST_0, "checkpoint_every": _AT_LEAST_0,
+    "sample_every": _AT_LEAST_0, "num_samples": _AT_LEAST_0, "sample_temperature": _AT_LEAST_0,
+    "seed": NumberRange(0, 2**63 - 1), "max_skipped": _AT_LEAST_0, "log_every": _AT_LEAST_1,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Settings of one training run (saved into ``run.json``). Every field has a comment."""
@@ -142,22 +159,13 @@ class TrainConfig:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_value(getattr(self, f.name), hints[f.name], f"train.{f.name}")
-        positive = ("batch_size", "log_every")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise InputError(f"train.{name}: expected an integer >= 1, got {getattr(self, name)}")
-        non_negative = ("steps", "epochs", "warmup_steps", "val_every", "val_batches", "checkpoint_every",
-                        "sample_every", "num_samples", "grad_clip", "weight_decay", "max_skipped", "min_lr_ratio")
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise InputError(f"train.{name}: expected a value >= 0, got {getattr(self, name)}")
-        if not self.lr > 0 or not math.isfinite(self.lr):
-            raise InputError(f"train.lr: expected a finite value > 0, got {self.lr}")
-        if self.lr_step_every < 1:
-            raise InputError(f"train.lr_step_every: expected an integer >= 1, got {self.lr_step_every}")
-        for stage, n in self.stage_steps.items():
-            if n < 0:
-                raise InputError(f"train.stage_steps[{stage!r}]: expected an integer >= 0, got {n}")
+        try:
+            for name, allowed in _TRAIN_RANGES.items():
+                check_number(name, getattr(self, name), allowed, integer=hints[name] is int)
+            for stage, n in self.stage_steps.items():
+                check_number(f"stage_steps[{stage!r}]", n, _AT_LEAST_0, integer=True)
+        except ConfigValueError as exc:
+            raise InputError(f"train.{exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict of every field."""
@@ -213,8 +221,12 @@ def _check_value(value: Any, annotation: Any, key: str) -> None:
         converted = _convert(value, annotation, key)
     except InputError:
         raise
-    if converted != value and not (isinstance(value, float) and math.isnan(value)):
+    if converted != value:
         raise InputError(f"{key}: expected {_type_name(annotation)}, got {value!r}")
+
+
+class _NonFiniteError(InputError):
+    """A float setting given as nan/inf (reported as such, also inside ``float | None``)."""
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -243,6 +255,8 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
                 continue
             try:
                 return _convert(value, arg, key)
+            except _NonFiniteError:
+                raise
             except InputError:
                 continue
         fail()
@@ -273,14 +287,22 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool):
             fail()
+        number = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
             try:
-                return float(value.strip())
+                number = float(value)
+            except OverflowError:  # an int beyond float range
+                number = math.inf
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
             except ValueError:
                 fail()
-        fail()
+        if number is None:
+            fail()
+        if not math.isfinite(number):  # nan/inf would silently switch features off or fail much later
+            raise _NonFiniteError(f"{key}: expected a finite number, got {value!r}")
+        return number
     if annotation is str:
         if isinstance(value, str):
             return value
@@ -383,6 +405,8 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any], *, prefix: str = 
         changes[name] = apply_overrides(getattr(config, name), sub, prefix=f"{where}{name}")
     try:
         return dataclasses.replace(config, **changes)
+    except ConfigValueError as exc:  # a model config's range check: "field: expected ..."
+        raise InputError(f"{where}{exc}") from None
     except InputError:
         raise
     except (TypeError, ValueError) as exc:
@@ -499,14 +523,8 @@ def config_from_run(run_dir: str | os.PathLike, model_config_class: type) -> tup
     from sketchkit.models.base import config_from_dict
 
     run_dir = Path(run_dir)
+    info = read_run_info(run_dir)  # first: never "recover" anything in a folder that is not a run
     recover_checkpoints(run_dir)
-    info_path = run_dir / RUN_INFO_NAME
-    try:
-        info = json.loads(info_path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{info_path}: no such file (not a training run folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{info_path}: not valid JSON ({exc})") from None
     model_dict = read_config(run_dir / "last") if (run_dir / "last" / "config.json").is_file() else info.get("model")
     if not isinstance(model_dict, dict):
         raise InputError(f"{run_dir}: no model config (neither last/config.json nor run.json 'model')")
@@ -601,11 +619,155 @@ def recover_checkpoints(run_dir: str | os.PathLike) -> None:
         final, old = run_dir / name, run_dir / f"{name}.old"
         if old.is_dir():
             if final.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+                _try_remove_owned(old)
             else:
                 os.replace(old, final)
     for tmp in run_dir.glob(".ckpt-*.tmp"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.is_dir():
+            _try_remove_owned(tmp)
+
+
+def _try_remove_owned(folder: Path) -> None:
+    try:
+        _remove_owned(folder, _is_checkpoint_file)
+    except (InputError, OSError):  # foreign files stay; check_run_dir reports them before training
+        pass
+
+
+def _is_temp_of(name: str, targets: Iterable[str]) -> bool:
+    """``name`` is a temp file of :func:`sketchkit._io.write_atomic` for one of ``targets``."""
+    return name.endswith(".tmp") and any(name.startswith(f".{t}.") for t in targets)
+
+
+def _is_checkpoint_file(name: str) -> bool:
+    return name in _CHECKPOINT_FILES or _is_temp_of(name, _CHECKPOINT_FILES)
+
+
+def _is_sample_file(name: str) -> bool:
+    stem = name[1:] if name.startswith(".") and name.endswith(".tmp") else name
+    return stem.startswith("step_") and (stem.endswith(".svg") or ".svg." in stem)
+
+
+def _foreign_entries(folder: Path, owned: typing.Callable[[str], bool]) -> list[str]:
+    """Names in ``folder`` that sketchkit does not write there (sub-folders always count)."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() or not owned(p.name))
+
+
+def _remove_owned(folder: Path, owned: typing.Callable[[str], bool]) -> None:
+    """Delete the files ``owned`` accepts in ``folder``, then the folder if it is empty.
+
+    Never deletes anything else: a folder still holding other files is kept and reported.
+    """
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.is_file() and not p.is_symlink() and owned(p.name):
+            p.unlink()
+    left = sorted(p.name for p in folder.iterdir())
+    if left:
+        raise InputError(f"{folder}: holds {', '.join(left[:5])}, which sketchkit did not write; "
+                         f"kept it (move those files away)")
+    folder.rmdir()
+
+
+def read_run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """``run_dir/run.json`` as a dict.
+
+    Raises:
+        InputError: the file is missing, not valid JSON, or not a sketchkit run description (one
+            line naming the file).
+    """
+    path = Path(run_dir) / RUN_INFO_NAME
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (not a sketchkit training run folder)")
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); the run description is corrupt") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("family"), str):
+        raise InputError(f"{path}: not a sketchkit run description (no 'family' entry)")
+    return info
+
+
+def check_run_dir(run_dir: str | os.PathLike, family: str, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse run folders where training would lose or mix up files; reads only, changes nothing.
+
+    * ``resume``: ``run_dir`` must hold a readable ``run.json`` of ``family``.
+    * a new run: ``run_dir`` must be missing or empty. With ``overwrite``, a folder holding other
+      things is accepted; :func:`train` then deletes only what sketchkit writes there (``run.json``,
+      ``metrics.jsonl``, the checkpoint folders, ``samples/step_*.svg``) and leaves the rest.
+    * either way, ``last/`` and ``best/`` (and their ``.old`` copies) must not hold files sketchkit
+      did not write, since each checkpoint replaces those folders.
+
+    Raises:
+        InputError: one line naming the folder (or file) and what to do instead.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir}: exists and is not a folder (the run folder must be a folder)")
+    if resume:
+        if not (run_dir / RUN_INFO_NAME).is_file():
+            raise InputError(f"{run_dir}: nothing to resume (no {RUN_INFO_NAME})")
+        info = read_run_info(run_dir)
+        if info["family"] != family:
+            raise InputError(f"{run_dir}: the run trains {info['family']!r}, not {family!r}")
+        _check_owned_subfolders(run_dir)
+        return
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    try:
+        info: dict[str, Any] | None = read_run_info(run_dir)
+    except InputError:
+        info = None
+    if not overwrite:
+        if info is not None and info["family"] == family:
+            raise InputError(f"{run_dir}: already holds a {family!r} training run; continue it (--resume) or "
+                             f"start it over (--overwrite)")
+        what = (f"holds a {info['family']!r} training run" if info is not None
+                else "is not empty and is not a sketchkit training run")
+        raise InputError(f"{run_dir}: {what}; choose a new or empty folder, or pass --overwrite to replace "
+                         f"the files sketchkit writes there")
+    if info is None:
+        for name in (RUN_INFO_NAME, METRICS_NAME):
+            if (run_dir / name).exists():
+                raise InputError(f"{run_dir / name}: not written by a sketchkit run; --overwrite replaces only "
+                                 f"sketchkit's files (move it away)")
+    _check_owned_subfolders(run_dir)
+
+
+def _check_owned_subfolders(run_dir: Path) -> None:
+    temps = sorted(p.name for p in run_dir.glob(".ckpt-*.tmp"))  # interrupted checkpoint writes
+    for name in ("last", "best", "last.old", "best.old", "samples", *temps):
+        folder = run_dir / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise InputError(f"{folder}: expected the folder sketchkit writes there, found something else (move it away)")
+        if folder.is_dir() and name != "samples":  # samples/ only gains files; the others are replaced
+            foreign = _foreign_entries(folder, _is_checkpoint_file)
+            if foreign:
+                raise InputError(f"{folder}: holds {', '.join(foreign[:5])}, which sketchkit did not write; "
+                                 f"training would replace this folder (move those files away first)")
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Delete what a previous run wrote into ``run_dir`` (after :func:`check_run_dir` with overwrite)."""
+    top = (RUN_INFO_NAME, METRICS_NAME)
+    for p in run_dir.iterdir():
+        if p.is_file() and (p.name in top or _is_temp_of(p.name, top)):
+            p.unlink()
+    for name in ("last", "best", "last.old", "best.old"):
+        _remove_owned(run_dir / name, _is_checkpoint_file)
+    for tmp in run_dir.glob(".ckpt-*.tmp"):
+        if tmp.is_dir():
+            _remove_owned(tmp, _is_checkpoint_file)
+    samples = run_dir / "samples"
+    if samples.is_dir():
+        for p in samples.iterdir():
+            if p.is_file() and not p.is_symlink() and _is_sample_file(p.name):
+                p.unlink()
+        if not any(samples.iterdir()):
+            samples.rmdir()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -634,14 +796,12 @@ def _save_checkpoint(run_dir: Path, name: str, model: SketchModel, state: dict[s
         atomic_write_bytes(tmp / TRAINER_STATE_NAME, buffer.getvalue())
         _fsync_dir(tmp)
         final, old = run_dir / name, run_dir / f"{name}.old"
-        if old.exists():
-            shutil.rmtree(old)
+        _remove_owned(old, _is_checkpoint_file)  # only sketchkit's files; anything else stops the run
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)
         _fsync_dir(run_dir)
-        if old.exists():
-            shutil.rmtree(old)
+        _remove_owned(old, _is_checkpoint_file)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -914,7 +1074,8 @@ class _MetricsLog:
 
 def train(model: SketchModel, train_sketches: Sequence[Any], *, val_sketches: Sequence[Any] | None = None,
           config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
-          stages: Sequence[str] | None = None, data_info: Mapping[str, Any] | None = None) -> Path:
+          stages: Sequence[str] | None = None, data_info: Mapping[str, Any] | None = None,
+          overwrite: bool = False) -> Path:
     """Train ``model`` stage by stage; write checkpoints, metrics and samples into ``run_dir``.
 
     Args:
@@ -922,9 +1083,12 @@ def train(model: SketchModel, train_sketches: Sequence[Any], *, val_sketches: Se
         train_sketches: training items handed to ``model.collate`` (usually :class:`Sketch`).
         val_sketches: held-out items; enables validation, ``best/`` and ``model.evaluate`` at the end.
         config: the run's :class:`TrainConfig`.
-        run_dir: output folder (created).
+        run_dir: output folder (created). A new run needs a missing or empty folder (see
+            :func:`check_run_dir`).
         resume: continue from ``run_dir/last/`` (weights, optimiser, stage, step, RNG states). The
             model config must equal the checkpoint's; the train config may change (e.g. more steps).
+        overwrite: start a new run in a folder that is not empty: the files an earlier sketchkit
+            run wrote there are deleted first; nothing else in the folder is touched.
         stages: train only these stages (a subset of ``model.stages``, in the model's order).
         data_info: JSON-friendly description of the data (paths, counts) stored in ``run.json``.
 
@@ -932,8 +1096,9 @@ def train(model: SketchModel, train_sketches: Sequence[Any], *, val_sketches: Se
         ``run_dir`` as a Path.
 
     Raises:
-        InputError: bad arguments (empty data, unknown stage, a run folder that already holds a
-            checkpoint without ``resume``, or ``resume`` without one).
+        InputError: bad arguments (empty data, unknown stage, a run folder that is not empty or holds
+            another run without ``resume``/``overwrite``, foreign files in sketchkit's sub-folders, a
+            corrupt ``run.json``, or ``resume`` without a checkpoint).
         NonFiniteLossError: the loss or gradient became NaN/inf (and ``skip_nonfinite`` is off or
             ``max_skipped`` was exceeded); ``last/`` keeps the last good checkpoint.
         KeyboardInterrupt: after Ctrl-C, once ``last/`` has been saved (resume continues from it).
@@ -976,9 +1141,14 @@ def train(model: SketchModel, train_sketches: Sequence[Any], *, val_sketches: Se
     progress = _Progress(enabled=is_main and not config.quiet)
     log = _MetricsLog(run_dir / METRICS_NAME, enabled=is_main)
 
+    check_run_dir(run_dir, model.config.family, resume=resume, overwrite=overwrite)  # every rank, before any change
+    if distributed:
+        torch.distributed.barrier()
     try:
         if is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
+            if overwrite and not resume:
+                _clear_run_dir(run_dir)
             recover_checkpoints(run_dir)
         if distributed:
             torch.distributed.barrier()
@@ -1037,7 +1207,7 @@ def _initial_state(model: SketchModel, run_dir: Path, *, resume: bool, run_stage
         _set_rng_state(state["rng"])
         state["resumed"] = True
         return state
-    if (last / "config.json").is_file():
+    if (last / "config.json").is_file():  # check_run_dir refuses such folders; kept as a last guard
         raise InputError(f"{run_dir}: already holds a checkpoint (last/); resume it or choose a new run folder")
     torch.manual_seed(config.seed)
     return {"format_version": _STATE_VERSION, "stages": list(run_stages), "stage_index": 0, "stage": run_stages[0],
@@ -1252,7 +1422,7 @@ def _train_stage(model: SketchModel, stage: str, stage_index: int, train_sketche
             log.write({"type": "stage_end", "stage": stage, "stage_index": stage_index, "step": step,
                        "global_step": state["global_step"], "skipped": state["skipped"]})
             if is_main and not val_sketches and (run_dir / "best").exists() and state.get("best_stage_index", -1) != stage_index:
-                shutil.rmtree(run_dir / "best", ignore_errors=True)  # a best/ of an earlier stage would be stale
+                _remove_owned(run_dir / "best", _is_checkpoint_file)  # a best/ of an earlier stage would be stale
             state.setdefault("completed", {})[stage] = step
             next_index = stage_index + 1
             if next_index < len(state["stages"]):

@@ -215,7 +215,7 @@ def test_refinement_recovers_an_exact_polynomial_curve(degree):
     """Samples of a cubic / quintic at uneven t: the refined fit of that degree is (nearly) exact."""
     torch.manual_seed(0)
     model = BezierSketchModel(BezierSketchConfig(min_degree=degree, max_degree=degree, refine_ridge=1e-9,
-                                                 **TINY)).eval()
+                                                 split_angle=0.0, split_turn=0.0, **TINY)).eval()  # whole curves
     from sketchkit.geometry.bezier import evaluate
 
     rng = np.random.default_rng(degree)
@@ -361,3 +361,176 @@ def test_shipped_model_loads_and_samples():
     assert all(1 <= c <= model.config.max_strokes for c in counts)
     for b in out:
         assert all(np.all(np.isfinite(c)) and np.abs(c).max() < 10 for c in b.curves)
+
+
+# ---------------------------------------------------------------------------------- conditioning
+def _labelled(seed: int, count: int) -> list[Sketch]:
+    return [Sketch(s.strokes, label=["circle", "line", "alarm_clock"][i % 3])
+            for i, s in enumerate(_toy_sketches(seed, count))]
+
+
+class TestConditionalContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"), **TINY)
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(2, 6)
+
+
+class TestDecoderOnlyContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"),
+                                 **{**TINY, "latent_dim": 0})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(3, 6)
+
+
+def test_config_for_data_takes_labels_only_when_there_are_two_or_more():
+    base = BezierSketchConfig(min_degree=3, max_degree=3, **TINY)
+    assert BezierSketchModel.config_for_data(base, _labelled(0, 6)).labels == ("alarm_clock", "circle", "line")
+    one = [Sketch(s.strokes, label="omniglot") for s in _toy_sketches(0, 4)]
+    assert BezierSketchModel.config_for_data(base, one).labels == ()
+    off = base.replace(conditional=False)
+    assert BezierSketchModel.config_for_data(off, _labelled(0, 6)).labels == ()
+
+
+@pytest.mark.parametrize("latent_dim", [0, 8])
+def test_conditional_sampling_labels_and_errors(latent_dim):
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"),
+                             **{**TINY, "latent_dim": latent_dim})
+    model = BezierSketchModel(cfg).eval()
+    assert model.labels == ("alarm_clock", "circle", "line")
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    out = model.sample(4, generator=g(), temperature=0.5, label="circle")
+    assert [s.label for s in out] == ["circle"] * 4
+    assert [s.label for s in model.sample(2, generator=g(), temperature=0.5, label="alarm clock")] == ["alarm_clock"] * 2
+    assert [s.label for s in model.sample(3, generator=g(), label=["line", 0, "circle"])] == ["line", "alarm_clock", "circle"]
+    drawn = [s.label for s in model.sample(30, generator=g(), temperature=0.5)]
+    assert set(drawn) == set(model.labels)  # no label: classes drawn uniformly (30 draws of 3)
+    with pytest.raises(ValueError, match="unknown class 'zebra'; known classes: alarm_clock, circle, line"):
+        model.sample(1, label="zebra")
+    with pytest.raises(ValueError, match="out of range"):
+        model.sample(1, label=7)
+    with pytest.raises(ValueError, match="expected one class or 2 classes"):
+        model.sample(2, label=["line"])
+
+
+def test_the_class_changes_what_is_drawn():
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("a", "b"), **{**TINY, "latent_dim": 0})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        model.class_embed.weight.copy_(torch.randn_like(model.class_embed.weight) * 3)
+    a = model.sample(1, generator=torch.Generator().manual_seed(0), temperature=0.0, label="a")[0]
+    b = model.sample(1, generator=torch.Generator().manual_seed(0), temperature=0.0, label="b")[0]
+    assert not np.allclose(a.curves[0], b.curves[0])
+
+
+def test_unconditional_model_refuses_a_label():
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, **TINY)).eval()
+    assert model.labels == ()
+    with pytest.raises(ValueError, match="unconditional"):
+        model.sample(1, label="cat")
+
+
+def test_conditional_generator_learns_class_specific_stroke_counts():
+    """Class 'one' has one stroke, class 'three' three: after brief training the stop bit follows
+    the class (greedy decoding), which it can only learn from the class code (latent_dim = 0)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    data = []
+    for k in range(24):
+        one = Sketch([_arc(rng)], label="one")
+        three = Sketch([_line(rng), _arc(rng), _line(rng)], label="three")
+        data += [one, three]
+    cfg = BezierSketchModel.config_for_data(
+        BezierSketchConfig(min_degree=3, max_degree=3, **{**TINY, "latent_dim": 0, "dec_hidden": 32}), data)
+    model = BezierSketchModel(cfg)
+    opt = torch.optim.Adam(model.stage_parameters("generator"), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        batch = model.collate(data, stage="generator", generator=gen)
+        loss = model.loss(batch, stage="generator")["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    ones = model.sample(5, generator=torch.Generator().manual_seed(0), temperature=0.0, label="one")
+    threes = model.sample(5, generator=torch.Generator().manual_seed(0), temperature=0.0, label="three")
+    assert [s.num_curves for s in ones] == [1] * 5
+    assert [s.num_curves for s in threes] == [3] * 5
+
+
+def test_tokens_do_not_depend_on_the_batch():
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, **TINY)).eval()
+    sk = _toy_sketches(5, 12)
+    together = [t.copy() for t in model._sketch_tokens(sk)]
+    model._token_cache.clear()
+    alone = [model._sketch_tokens([s])[0] for s in reversed(sk)][::-1]
+    assert all(np.array_equal(a, b) for a, b in zip(together, alone))
+
+
+# ------------------------------------------------------------------------ pieces joined into strokes
+def _circle(n: int = 60, r: float = 10.0) -> np.ndarray:
+    a = np.linspace(0, 2 * np.pi, n)
+    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+
+
+def test_turning_split_cuts_a_circle_into_gentle_arcs_and_keeps_lines_whole():
+    from sketchkit.models.bezier_sketch import _split_at_corners
+
+    pieces = _split_at_corners(_circle(), 0.0, 0.01, 120.0)
+    assert 3 <= len(pieces) <= 4  # 360 degrees of turning in pieces of at most 120
+    assert np.array_equal(np.concatenate([pieces[0]] + [p[1:] for p in pieces[1:]]), _circle())  # nothing lost
+    line = np.stack([np.linspace(0, 10, 20), np.zeros(20)], 1)
+    assert len(_split_at_corners(line, 60.0, 0.01, 120.0)) == 1
+    corner = np.array([[0, 0], [5, 0], [10, 0], [10, 5], [10, 10]], float)
+    assert len(_split_at_corners(corner, 60.0, 0.01, 0.0)) == 2
+
+
+def test_joined_pieces_keep_the_stroke_structure_in_tokens_and_fits():
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_angle=60.0, split_turn=120.0, join_pieces=True,
+                             **{**TINY, "max_strokes": 20})
+    model = BezierSketchModel(cfg).eval()
+    sk = Sketch([_circle(), np.array([[20.0, 0.0], [30.0, 5.0]])])
+    tok = model._sketch_tokens([sk])[0]
+    assert tok.shape[1] == model.token_dim + 1
+    n = len(tok)
+    assert n >= 4 and tok[:, -1].tolist() == [1.0] * (n - 2) + [0.0, 0.0]  # circle pieces continue; the line ends
+    fits = model.embed_strokes(sk)
+    assert fits.meta["stroke_ids"] == [0] * (n - 1) + [1]
+    rebuilt = model._to_bezier(tok)
+    assert rebuilt.meta["stroke_ids"] == [0] * (n - 1) + [1]
+
+
+def test_sampled_continuations_start_where_the_previous_piece_ends():
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_turn=120.0, join_pieces=True,
+                             **{**TINY, "max_strokes": 12})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        model.head.proj.bias[-1] = 5.0  # the "next continues" bit nearly always on
+        model.head.proj.bias[-2] = -5.0  # the stop bit nearly always off
+    out = model.sample(4, generator=torch.Generator().manual_seed(0), temperature=0.7)
+    joined = 0
+    for s in out:
+        ids = s.meta["stroke_ids"]
+        for i in range(1, s.num_curves):
+            if ids[i] == ids[i - 1]:
+                np.testing.assert_allclose(s.curves[i][0], s.curves[i - 1][-1], atol=1e-5)
+                joined += 1
+    assert joined >= 10
+
+
+class TestJoinedPiecesContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_angle=60.0, split_turn=120.0, join_pieces=True,
+                                 labels=("alarm_clock", "circle", "line"), **{**TINY, "max_strokes": 12})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(4, 6)

@@ -61,7 +61,7 @@ def test_resume_without_data_continues_exactly(data, tmp_path, capsys):
     code, _, err = run_cli(["train", "toy", "--out", tmp_path / "run", "--resume", "--set", "model.hidden=8"], capsys)
     assert code == 2 and "model settings cannot change on --resume" in err
     code, _, err = run_cli(train_args(data, tmp_path / "run"), capsys)
-    assert code == 2 and "already holds a checkpoint" in err
+    assert code == 2 and "already holds a 'toy' training run; continue it (--resume)" in err
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -72,6 +72,12 @@ def test_resume_without_data_continues_exactly(data, tmp_path, capsys):
     ("model.nope=1", "model.nope: unknown setting for ToyConfig"),
     ("lr", "--set 'lr': expected key=value"),
     ("train.batch_size=0", "train.batch_size: expected an integer >= 1, got 0"),
+    ("train.grad_clip=nan", "train.grad_clip: expected a finite number, got 'nan'"),
+    ("train.weight_decay=inf", "train.weight_decay: expected a finite number, got 'inf'"),
+    ("train.sample_temperature=-1", "train.sample_temperature: expected a finite number >= 0, got -1.0"),
+    ("model.hidden=-5", "model.hidden: expected an integer >= 1, got -5"),
+    ("model.dropout=1.5", "model.dropout: expected a number in [0, 1], got 1.5"),
+    ("model.scale=nan", "model.scale: expected a finite number, got 'nan'"),
 ])
 def test_bad_overrides_fail_with_one_line(data, tmp_path, capsys, setting, message):
     code, _, err = run_cli(train_args(data, tmp_path / "run", "--set", setting), capsys)
@@ -153,3 +159,35 @@ def test_train_bezier_fits_data_dependent_config_from_the_training_data(tmp_path
     assert saved["offset_scale"] == pytest.approx(expected.offset_scale)
     assert saved["start_scale"] == pytest.approx(expected.start_scale)
     assert saved["offset_scale"] != BezierSketchConfig().offset_scale
+
+
+def test_out_folder_with_user_files_is_refused_and_kept(data, tmp_path, capsys):
+    out = tmp_path / "u"
+    (out / "best").mkdir(parents=True)
+    (out / "best" / "keep.txt").write_text("x")
+    code, _, err = run_cli(train_args(data, out), capsys)
+    assert code == 2 and err.count("\n") == 1 and "is not empty and is not a sketchkit training run" in err, err
+    code, _, err = run_cli(train_args(data, out, "--overwrite"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "keep.txt, which sketchkit did not write" in err, err
+    assert (out / "best" / "keep.txt").read_text() == "x"
+    assert sorted(p.name for p in out.iterdir()) == ["best"]
+
+
+def test_overwrite_and_resume_flags(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(train_args(data, out), capsys)[0] == 0
+    (out / "notes.txt").write_text("mine")
+    code, _, err = run_cli(train_args(data, out, "--overwrite"), capsys)
+    assert code == 0, err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert len(json.loads((out / "run.json").read_text())["history"]) == 1
+    code, _, err = run_cli(train_args(data, out, "--overwrite", "--resume"), capsys)
+    assert code == 2 and "choose one" in err
+
+
+def test_corrupt_run_json_on_resume_is_one_line(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(train_args(data, out), capsys)[0] == 0
+    (out / "run.json").write_text("{truncated")
+    code, _, err = run_cli(["train", "toy", "--out", out, "--resume", "--quiet"], capsys)
+    assert code == 2 and err.startswith(f"error: {out / 'run.json'}: not valid JSON") and err.count("\n") == 1, err

@@ -22,6 +22,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     cut_after: int | None = None  # first response sends only this many body bytes, then closes
     honour_range = True
     bad_md5 = False
+    no_length = False  # send no Content-Length (the body ends when the connection closes)
+    no_hash = False  # send no x-goog-hash
     requests: list[tuple[str, str | None]] = []
 
     def log_message(self, *args):  # keep test output clean
@@ -48,11 +50,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = data[start:]
         md5 = hashlib.md5(b"x" if self.bad_md5 else data).digest()
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        if status == 206:
+        if not self.no_length:
+            self.send_header("Content-Length", str(len(body)))
+        if status == 206 and not self.no_length:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("x-goog-hash", "crc32c=AAAAAA==")
-        self.send_header("x-goog-hash", f"md5={base64.b64encode(md5).decode()}")
+        if not self.no_hash:
+            self.send_header("x-goog-hash", "crc32c=AAAAAA==")
+            self.send_header("x-goog-hash", f"md5={base64.b64encode(md5).decode()}")
         self.end_headers()
         cut = type(self).cut_after
         if cut is not None:
@@ -72,6 +76,8 @@ def server():
     _Handler.cut_after = None
     _Handler.honour_range = True
     _Handler.bad_md5 = False
+    _Handler.no_length = False
+    _Handler.no_hash = False
     _Handler.requests = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -167,3 +173,32 @@ def test_cli_download(server, tmp_path, capsys):
                "--base-url", server, "-q"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "HTTP 404" in err and err.count("\n") == 1
+
+
+def test_unverifiable_download_cut_short_keeps_part(server, tmp_path):
+    # No Content-Length and no checksum: a body cut short looks complete, so it is never renamed final.
+    _Handler.no_length = _Handler.no_hash = True
+    _Handler.cut_after = 30000
+    with pytest.raises(DownloadError) as exc:
+        download_quickdraw("cat", "bin", tmp_path, base_url=server)
+    msg = str(exc.value)
+    assert "\n" not in msg and "no Content-Length and no checksum" in msg and "cat.bin.part" in msg
+    assert not (tmp_path / "cat.bin").exists()
+    assert (tmp_path / "cat.bin.part").stat().st_size == 30000
+    # Complete but still unverifiable: also kept as .part ...
+    with pytest.raises(DownloadError, match="cannot be verified complete"):
+        download_quickdraw("cat", "bin", tmp_path, base_url=server, overwrite=True)
+    assert not (tmp_path / "cat.bin").exists()
+    # ... until a checksum is given (the .part is resumed or restarted, then verified).
+    path = download_quickdraw("cat", "bin", tmp_path, base_url=server,
+                              sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    assert path.read_bytes() == PAYLOAD and not (tmp_path / "cat.bin.part").exists()
+
+
+def test_length_without_checksum_cut_short_keeps_part(server, tmp_path):
+    _Handler.no_hash = True
+    _Handler.cut_after = 1000
+    with pytest.raises(DownloadError, match="got 1000 bytes, expected 102400"):
+        download_quickdraw("cat", "bin", tmp_path, base_url=server)
+    assert not (tmp_path / "cat.bin").exists() and (tmp_path / "cat.bin.part").stat().st_size == 1000
+    assert download_quickdraw("cat", "bin", tmp_path, base_url=server).read_bytes() == PAYLOAD

@@ -243,6 +243,8 @@ def test_ink_masks_and_folder_info():
     (img, lab), (mask, lab2) = next(read_images(path)), next(read_ink_masks(path, threshold=0.5))
     assert lab == lab2 == "7" and mask.dtype == bool
     np.testing.assert_array_equal(mask, img > 127.5)
-    summary = info(shared_path("quickdraw"))
-    assert summary["format"] == "folder" and summary["count"] == 228 + 200
-    assert len(summary["files"]) == 16 and summary["labels"]["cat"] == 50
+    # raw/ and simplified/ only: the shared quickdraw folder also holds excerpts/ and spg/ now.
+    raw, simp = info(shared_path("quickdraw", "raw")), info(shared_path("quickdraw", "simplified"))
+    assert raw["format"] == simp["format"] == "folder" and (raw["count"], simp["count"]) == (228, 200)
+    assert len(raw["files"]) + len(simp["files"]) == 16
+    assert raw["labels"].get("cat", 0) + simp["labels"].get("cat", 0) == 50

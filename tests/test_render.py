@@ -784,3 +784,47 @@ def test_rasterize_batch_equals_single_calls():
         assert batch.shape == single.shape and batch.dtype == np.float32
         np.testing.assert_array_equal(batch, single)
     assert rasterize_batch([], 8).shape == (0, 8, 8)
+
+
+# -- non-finite coordinates never reach the output ------------------------------------------------
+def _nan_in_stroke_2():
+    sk = Sketch([np.array([[0.0, 0.0], [5.0, 1.0]]), np.array([[1.0, 1.0]]), np.array([[2.0, 2.0], [3.0, 3.0]])])
+    sk.strokes[2][1, 0] = np.nan  # the arrays stay mutable after the constructor's check
+    return sk, r"stroke 2 has a non-finite coordinate at point 1"
+
+
+def _inf_in_curve_1():
+    bz = BezierSketch([np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 0.0]])])
+    bz.curves[1][0, 1] = -np.inf
+    return bz, r"curve 1 has a non-finite coordinate at point 0"
+
+
+def _nan_weight():
+    bz = BezierSketch([np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])], weights=[np.array([1.0, np.nan, 1.0])])
+    return bz, r"curve 0 has weight nan at control point 1"
+
+
+def _overflowing_extent():
+    return Sketch([np.array([[-1e308, 0.0], [1e308, 1.0]])]), r"too wide to render"
+
+
+RENDERERS = {
+    "to_svg": lambda item: to_svg(item),
+    "to_svg_animated": lambda item: to_svg(item, animate=True),
+    "grid_svg": lambda item: grid_svg([Sketch([np.array([[0.0, 0.0], [1.0, 1.0]])]), item]),
+    "rasterize": lambda item: rasterize(item, size=32),
+}
+
+
+@pytest.mark.parametrize("make", [_nan_in_stroke_2, _inf_in_curve_1, _nan_weight, _overflowing_extent])
+@pytest.mark.parametrize("renderer", sorted(RENDERERS))
+def test_non_finite_coordinates_are_refused_naming_the_stroke(make, renderer):
+    item, message = make()
+    with pytest.raises(ValueError, match=message):
+        RENDERERS[renderer](item)
+
+
+def test_finite_sketches_still_render_with_a_finite_viewbox():
+    svg = to_svg(Sketch([np.array([[0.0, 0.0], [3.0, 4.0]])]))
+    box = re.search(r'viewBox="([^"]+)"', svg).group(1).split()
+    assert len(box) == 4 and all(math.isfinite(float(v)) for v in box)

@@ -312,22 +312,29 @@ def test_pen_loss_is_finite_for_saturated_logits():
     assert torch.isfinite(out["loss"]) and float(out["pen_nll"]) > 100
 
 
-@pytest.mark.slow
-def test_overfits_a_few_real_digits(shared_data):
+def overfit_digits(path, seed: int, steps: int = 60) -> tuple[float, float]:
+    """Full-batch Adam on 4 real digits; returns (first, last) reconstruction loss."""
     from sketchkit.data.vectormnist import read_vectormnist_npz
 
-    path = shared_data / "vectormnist" / "mnist-stroke-sequences-train-first5000.npz"
     digits = [s for _, s in zip(range(4), read_vectormnist_npz(path))]
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = SketchODEModel(SketchODEConfig(n_points=24, encoder="bilstm", encoder_hidden=16, latent_dim=8,
                                            ode_dim=8, dynamics_hidden=32, vae=False, augment=False))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     batch = model.collate(digits)
     first = None
-    for step in range(30):
+    for step in range(steps):
         out = model.loss(batch, step=step)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
         first = first if first is not None else float(out["recon"])
-    assert float(out["recon"]) < 0.5 * first, (first, float(out["recon"]))
+    return first, float(out["recon"])
+
+
+@pytest.mark.slow
+def test_overfits_a_few_real_digits(shared_data):
+    first, last = overfit_digits(shared_data / "vectormnist" / "mnist-stroke-sequences-train-first5000.npz", seed=0)
+    # 60 steps: last/first <= 0.24 over seeds 0-11 x ATEN_CPU_CAPABILITY default/avx512 (30 steps
+    # gave up to 0.46, too near the bound: the first loss depends on the init, 0.40-1.28)
+    assert last < 0.5 * first, (first, last)

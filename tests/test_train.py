@@ -236,7 +236,7 @@ def test_run_dir_guards(sketches, tmp_path):
     with pytest.raises(InputError, match="nothing to resume"):
         train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path, resume=True)
     train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path)
-    with pytest.raises(InputError, match="already holds a checkpoint"):
+    with pytest.raises(InputError, match="already holds a 'toy' training run"):
         train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path)
     with pytest.raises(InputError, match="model config differs"):
         train(ToyModel(ToyConfig(hidden=16)), sketches, config=cfg(steps=4), run_dir=tmp_path, resume=True)
@@ -272,3 +272,72 @@ def test_progress_bar_and_messages_unless_quiet(sketches, tmp_path, capsys):
     assert "main (1/1)" in err and "5/5" in err and "steps/s" in err
     train(fresh(), sketches, config=cfg(steps=5, quiet=True), run_dir=tmp_path / "b")
     assert capsys.readouterr().err == ""
+
+
+# -- run folders: nothing the user wrote is ever deleted ------------------------------------------
+def test_new_run_refuses_a_non_empty_folder_and_keeps_the_users_files(sketches, tmp_path):
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "keep.txt").write_text("x")
+    (tmp_path / "run.json").write_text('{"mine": 1}')
+    with pytest.raises(InputError, match="is not empty and is not a sketchkit training run; .*--overwrite"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path)
+    # even --overwrite touches only what sketchkit writes: a foreign run.json / best/keep.txt stop it
+    with pytest.raises(InputError, match=r"run\.json: not written by a sketchkit run"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path, overwrite=True)
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(InputError, match=r"best: holds keep\.txt, which sketchkit did not write"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path, overwrite=True)
+    assert (tmp_path / "best" / "keep.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]  # nothing written either
+
+
+def test_overwrite_replaces_only_sketchkit_files(sketches, tmp_path):
+    train(fresh(), sketches, config=cfg(steps=4, checkpoint_every=2), run_dir=tmp_path)
+    with pytest.raises(InputError, match="already holds a 'toy' training run; continue it .*--resume.*--overwrite"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "favourite.svg").write_text("<svg/>")
+    (tmp_path / "samples" / "step_0000002.svg").write_text("<svg/>")  # as an earlier run writes them
+    train(fresh(), sketches, config=cfg(steps=3, checkpoint_every=3), run_dir=tmp_path, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["favourite.svg"]
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert len(info["history"]) == 1 and info["train"]["steps"] == 3  # a new run, not merged into the old
+    steps = [r["step"] for r in read_metrics(tmp_path) if r["type"] == "train"]
+    assert steps == [1, 2, 3]  # the old run's metrics are gone, not appended to
+    assert read_trainer_state(tmp_path / "last")["step"] == 3
+
+
+def test_run_folder_of_another_family_or_a_file_is_refused(sketches, tmp_path):
+    train(fresh(Toy2Model), sketches, config=cfg(stage_steps={"ae": 2, "decoder": 2}), run_dir=tmp_path / "r")
+    with pytest.raises(InputError, match="holds a 'toy2' training run"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path / "r")
+    with pytest.raises(InputError, match="the run trains 'toy2', not 'toy'"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path / "r", resume=True)
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        train(fresh(), sketches, config=cfg(steps=2), run_dir=tmp_path / "f")
+
+
+def test_resume_refuses_foreign_files_in_checkpoint_folders(sketches, tmp_path):
+    train(fresh(), sketches, config=cfg(steps=2, checkpoint_every=2), run_dir=tmp_path)
+    (tmp_path / "last" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"last: holds notes\.txt"):
+        train(fresh(), sketches, config=cfg(steps=4), run_dir=tmp_path, resume=True)
+    assert (tmp_path / "last" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", r"run\.json: not valid JSON"),
+    ("[1, 2]", r"run\.json: not a sketchkit run description"),
+    ("\udcff", r"run\.json: not valid JSON"),
+])
+def test_corrupt_run_json_on_resume_is_one_line_naming_the_file(sketches, tmp_path, content, message):
+    train(fresh(), sketches, config=cfg(steps=2, checkpoint_every=2), run_dir=tmp_path)
+    (tmp_path / "run.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(InputError, match=message) as info:
+        train(fresh(), sketches, config=cfg(steps=4), run_dir=tmp_path, resume=True)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match=message):
+        T.read_run_info(tmp_path)

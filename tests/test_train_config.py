@@ -73,7 +73,7 @@ def test_json_values_are_type_checked_too():
 def test_constructor_validates():
     with pytest.raises(InputError, match="train.batch_size: expected an integer >= 1, got 0"):
         TrainConfig(batch_size=0)
-    with pytest.raises(InputError, match="train.lr: expected a finite value > 0"):
+    with pytest.raises(InputError, match="train.lr: expected a finite number > 0"):
         TrainConfig(lr=0.0)
     with pytest.raises(InputError, match="train.schedule: expected one of constant|cosine|step"):
         TrainConfig(schedule="linear")
@@ -110,3 +110,116 @@ def test_config_files_json_and_toml(tmp_path):
         build_configs(DemoConfig, config_file=tmp_path / "e.json")
     with pytest.raises(InputError, match="no such config file"):
         load_config_file(tmp_path / "missing.toml")
+
+
+# -- numeric settings: finite and in range, checked when they are parsed ---------------------------
+FLOAT_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.type in (float, "float")]
+
+
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e400"])
+def test_every_float_train_setting_rejects_non_finite(name, bad):
+    with pytest.raises(InputError, match=rf"train\.{name}: expected a finite number, got '{bad}'"):
+        apply_overrides(TrainConfig(), {name: bad}, prefix="train")
+    with pytest.raises(InputError, match=rf"train\.{name}: expected a finite number"):
+        TrainConfig(**{name: float(bad)})  # the Python API too
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("grad_clip=-1", "train.grad_clip: expected a finite number >= 0, got -1.0"),
+    ("weight_decay=-0.1", "train.weight_decay: expected a finite number >= 0, got -0.1"),
+    ("sample_temperature=-0.5", "train.sample_temperature: expected a finite number >= 0, got -0.5"),
+    ("min_lr_ratio=1.5", "train.min_lr_ratio: expected a number in [0, 1], got 1.5"),
+    ("lr_gamma=0", "train.lr_gamma: expected a number in (0, 1], got 0.0"),
+    ("lr=0", "train.lr: expected a finite number > 0, got 0.0"),
+    ("seed=-1", "train.seed: expected an integer in [0, 9223372036854775807], got -1"),
+    ("num_samples=-2", "train.num_samples: expected an integer >= 0, got -2"),
+    ("log_every=0", "train.log_every: expected an integer >= 1, got 0"),
+])
+def test_train_settings_out_of_range(setting, message):
+    key, _, value = setting.partition("=")
+    with pytest.raises(InputError) as info:
+        apply_overrides(TrainConfig(), {key: value}, prefix="train")
+    assert str(info.value) == message
+
+
+def _family_configs():
+    from sketchkit.models.base import model_registry
+
+    return sorted((name, cls.config_class) for name, cls in model_registry().items()
+                  if name in ("bezier", "cloud2curve", "sketchode"))
+
+
+def _numeric(config_class):
+    from sketchkit.models.base import _numeric_fields
+
+    return [(name, kind) for name, kind, _, many in _numeric_fields(config_class) if not many]
+
+
+def test_every_numeric_model_setting_has_a_range_rule():
+    from sketchkit.models.base import field_range
+
+    missing = [f"{family}.{name}" for family, cls in _family_configs() for name, kind in _numeric(cls)
+               if name not in cls.field_ranges and field_range(name, kind) is None]
+    assert missing == [], f"add a rule to models/base.py _INT_RULES/_FLOAT_RULES or field_ranges for {missing}"
+
+
+def test_every_numeric_model_setting_rejects_non_finite_and_out_of_range():
+    from sketchkit.models.base import field_range
+
+    checked = 0
+    for family, cls in _family_configs():
+        for name, kind in _numeric(cls):
+            if kind is float:
+                with pytest.raises(InputError, match=rf"^model\.{name}: expected a finite number, got 'nan'$"):
+                    apply_overrides(cls(), {name: "nan"}, prefix="model")
+                with pytest.raises(InputError, match=rf"^{name}: expected .*, got inf$"):
+                    cls(**{name: float("inf")})
+            allowed = cls.field_ranges.get(name) or field_range(name, kind)
+            if allowed is not None and allowed.low is not None:
+                below = allowed.low - 1 if kind is int else allowed.low - 0.5
+                with pytest.raises(InputError, match=rf"^model\.{name}: expected .*{allowed.low:g}.*, got {below:g}"):
+                    apply_overrides(cls(), {name: str(below)}, prefix="model")
+                checked += 1
+    assert checked > 50
+
+
+def test_model_size_from_the_command_line_is_a_range_error_not_a_runtime_error():
+    from sketchkit.models.bezier_sketch import BezierSketchConfig
+
+    with pytest.raises(InputError) as info:
+        build_configs(BezierSketchConfig, overrides=["model.dec_hidden=-5"])
+    assert str(info.value) == "model.dec_hidden: expected an integer >= 1, got -5"
+
+
+def test_family_own_post_init_does_not_skip_the_generic_check():
+    @dataclasses.dataclass(frozen=True)
+    class OwnCheck(ModelConfig):
+        family: ClassVar[str] = "own-check"
+        hidden: int = 4  # size
+        rate_prob: float = 0.5  # probability
+        layer_widths: tuple[int, ...] = (2, 2)  # sizes
+        pair: tuple[float, float] = (0.0, 1.0)  # any finite numbers
+        seen: ClassVar[list] = []
+
+        def __post_init__(self) -> None:  # no super().__post_init__()
+            type(self).seen.append(self.hidden)
+
+    with pytest.raises(InputError, match=r"^hidden: expected an integer >= 1, got 0$"):
+        OwnCheck(hidden=0)
+    with pytest.raises(InputError, match=r"^rate_prob: expected a number in \[0, 1\], got 1\.5$"):
+        OwnCheck(rate_prob=1.5)
+    with pytest.raises(InputError, match=r"^layer_widths\[1\]: expected an integer >= 1, got 0$"):
+        OwnCheck(layer_widths=(3, 0))
+    with pytest.raises(InputError, match=r"^pair\[0\]: expected a finite number, got nan$"):
+        OwnCheck(pair=(float("nan"), 1.0))
+    with pytest.raises(InputError, match=r"^hidden: expected an integer >= 1, got 2\.5$"):
+        OwnCheck(hidden=2.5)
+    assert OwnCheck(hidden=3).hidden == 3 and OwnCheck.seen == [3]
+
+
+def test_every_numeric_train_setting_has_a_range():
+    from sketchkit.train import _TRAIN_RANGES
+
+    numeric = {f.name for f in dataclasses.fields(TrainConfig) if f.type in (int, float, "int", "float")}
+    assert numeric == set(_TRAIN_RANGES)

@@ -53,12 +53,19 @@ def convert(
         opts["tolerance"] = tolerance
     if trust_pickle:
         opts["trust_pickle"] = True
+    import itertools
+
     reader = read(input, on_error="skip" if skip_bad else "raise", limit=limit, **opts)
     wopts = {"size": size} if kind in ("svg", "svg-folder") else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        first = next(reader, None)  # nothing to convert is an error, found before any output is written
+        if first is None:
+            for w in caught:
+                typer.echo(f"warning: {w.message}", err=True)
+            raise InputError(_nothing_to_convert(input, len(reader.skipped), bool(category), limit))
         try:
-            n = write(reader, output, kind=kind, **wopts)
+            n = write(itertools.chain([first], reader), output, kind=kind, **wopts)
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise
@@ -67,6 +74,20 @@ def convert(
         typer.echo(f"warning: {w.message}", err=True)
     skipped = len(reader.skipped)
     typer.echo(f"wrote {n} sketch(es) to {output}" + (f"; skipped {skipped} malformed record(s)" if skipped else ""))
+
+
+def _nothing_to_convert(input: Path, skipped: int, filtered: bool, limit: Optional[int]) -> str:
+    if limit == 0:
+        return f"{input}: --limit 0 leaves no sketch to convert; nothing written"
+    why = []
+    if input.is_dir():
+        why.append("the folder holds no file in a format sketchkit reads" if not skipped and not filtered
+                   else "no file gave a sketch")
+    if skipped:
+        why.append(f"all {skipped} record(s) read were malformed and skipped")
+    if filtered:
+        why.append("no sketch matched --category")
+    return f"{input}: no sketches to convert ({'; '.join(why) or 'it is empty'}); nothing written"
 
 
 def register(app: typer.Typer) -> None:

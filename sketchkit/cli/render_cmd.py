@@ -10,6 +10,8 @@ import typer
 from sketchkit.errors import InputError
 
 _SUFFIXES = (".svg", ".png")
+#: Largest --size (pixels per side of one drawing or grid cell).
+MAX_SIZE = 16384
 
 
 def render(
@@ -17,7 +19,7 @@ def render(
     output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg or .png.", show_default=False),
     index: Optional[int] = typer.Option(None, "--index", "-i", help="Render the sketch at this index (0-based). With --count: the first cell of the grid."),
     count: Optional[int] = typer.Option(None, "--count", "-n", help="Render this many sketches as a grid."),
-    size: int = typer.Option(256, "--size", help="Canvas size in pixels (for a grid: the size of one cell)."),
+    size: int = typer.Option(256, "--size", help=f"Canvas size in pixels, 1..{MAX_SIZE} (for a grid: the size of one cell)."),
     stroke_width: float = typer.Option(2.0, "--stroke-width", help="Line width in output pixels."),
     animate: bool = typer.Option(False, "--animate", help="SVG only: animate the strokes being drawn in order."),
     timing: str = typer.Option("auto", "--timing", help="--animate: auto (recorded pen times when the file has them), recorded, or pen (constant speed)."),
@@ -39,8 +41,8 @@ def render(
         raise InputError(f"--index: expected an index >= 0, got {index}")
     if count is not None and count < 1:
         raise InputError(f"--count: expected at least 1, got {count}")
-    if size < 1:
-        raise InputError(f"--size: expected a positive number of pixels, got {size}")
+    if not 1 <= size <= MAX_SIZE:
+        raise InputError(f"--size: expected 1..{MAX_SIZE} pixels, got {size}")
     if not stroke_width > 0:
         raise InputError(f"--stroke-width: expected a positive number of pixels, got {stroke_width}")
     if loop and not animate:
@@ -75,6 +77,13 @@ def render(
     if count is not None and len(sketches) < wanted:
         typer.echo(f"note: {input} has only {start + len(sketches)} sketch(es); rendering {len(sketches)}", err=True)
 
+    from sketchkit.render.png import check_drawable
+
+    for i, sk in enumerate(sketches):
+        try:
+            check_drawable(sk, what=f"sketch {start + i}")
+        except ValueError as exc:
+            raise InputError(f"{input}: {exc}") from None
     color_opt = True if colors else None
     try:
         if count is None:
@@ -88,14 +97,17 @@ def render(
                 stroke_colors=color_opt, animate=animate, background=background, labels=labels,
                 timing=timing, loop=loop,
             )
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
         raise InputError(f"{input}: {exc}") from exc
     if suffix == ".svg":
         from sketchkit.render import write_atomic
 
         write_atomic(output, svg)
     else:
-        to_png(svg, output, background=background or "white")
+        try:
+            to_png(svg, output, background=background or "white")
+        except ValueError as exc:
+            raise InputError(f"{output}: {exc}") from None
     typer.echo(f"wrote {output} ({len(sketches)} sketch{'es' if len(sketches) != 1 else ''})")
 
 

@@ -9,6 +9,25 @@ import typer
 
 from sketchkit.errors import InputError
 
+GRID_SUFFIXES = (".svg", ".png")
+
+
+def check_output(output: Path) -> None:
+    """``output`` must be a grid file (``.svg``/``.png``) or a folder: a path without an extension,
+    or an existing folder. Anything else (``s.gif``) would silently become a folder named ``s.gif/``.
+
+    Raises:
+        InputError: naming the path and the supported kinds.
+    """
+    suffix = output.suffix.lower()
+    if suffix in GRID_SUFFIXES or output.is_dir():
+        return
+    if suffix:
+        raise InputError(f"{output}: unsupported output type {suffix!r} (supported: .svg grid, .png grid, "
+                         f"or a folder name without an extension for one SVG per sketch)")
+    if output.exists():
+        raise InputError(f"{output}: exists and is not a folder (use a .svg or .png name for a grid)")
+
 
 def sample_command(
     model: str = typer.Argument(..., help="Shipped model name (bezier, cloud2curve, sketchode) or a model/run folder.", show_default=False),
@@ -20,24 +39,53 @@ def sample_command(
     columns: Optional[int] = typer.Option(None, "--columns", help="Grid columns (default: about the square root of -n)."),
     cell: int = typer.Option(128, "--cell", help="Grid cell size in pixels."),
     stroke_width: float = typer.Option(2.0, "--stroke-width", help="Line width in output pixels."),
+    label: Optional[str] = typer.Option(None, "--class", help="Class to draw (class-conditional models; see the model card).", show_default=False),
 ) -> None:
     """Sample N sketches from MODEL and render them to an SVG/PNG grid or a folder of SVGs."""
     if n < 1:
         raise InputError(f"-n: expected at least 1, got {n}")
-    if not temperature > 0:
-        raise InputError(f"--temperature: expected a value > 0, got {temperature}")
+    if not temperature > 0 or temperature == float("inf"):
+        raise InputError(f"--temperature: expected a finite value > 0, got {temperature}")
     if columns is not None and columns < 1:
         raise InputError(f"--columns: expected at least 1, got {columns}")
     if cell < 1:
         raise InputError(f"--cell: expected a positive number of pixels, got {cell}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"--device: expected auto, cpu or cuda, got {device!r}")
-    from sketchkit.api import sample, save_samples
+    check_output(output)
+    from sketchkit.api import load, sample, save_samples
 
-    items = sample(model, n, seed=seed, temperature=temperature, device=device)
+    if label is None:
+        items = sample(model, n, seed=seed, temperature=temperature, device=device)
+    else:
+        items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature)
     paths = save_samples(items, output, columns=columns, cell=cell, stroke_width=stroke_width)
     where = paths[0] if len(paths) == 1 else f"{output}/ ({len(paths)} files)"
     typer.echo(f"wrote {len(items)} sample(s) to {where}")
+
+
+def _sample_class(loaded, name: str, label: str, n: int, *, seed: int, temperature: float) -> list:
+    """``n`` samples of class ``label`` (same seeding as :func:`sketchkit.api.sample`)."""
+    import inspect
+
+    import torch
+
+    family = loaded.config.family
+    try:
+        accepts = "label" in inspect.signature(loaded.sample).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    if not accepts:
+        raise InputError(f"--class: the {family!r} model ({name}) cannot sample a chosen class")
+    known = tuple(getattr(loaded, "labels", ()) or ())
+    if not known:
+        raise InputError(f"--class: {name} is unconditional (trained without class labels); omit --class")
+    loaded.eval()
+    generator = torch.Generator().manual_seed(int(seed))
+    try:
+        return list(loaded.sample(n, generator=generator, temperature=float(temperature), label=label))
+    except ValueError as exc:  # unknown class: the model's message lists the known ones
+        raise InputError(f"--class {label!r}: {' '.join(str(exc).split())}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,6 @@ Runs unchanged under ``torchrun --nproc_per_node=N -m sketchkit.cli.app train ..
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -56,6 +55,7 @@ def train_command(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting: train.lr=1e-3, model.hidden=64 (repeatable)."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON or TOML file with train and model sections (--set wins over it)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start a new run in a non-empty --out: delete only the files an earlier run wrote there."),
     stage: Optional[List[str]] = typer.Option(None, "--stage", help="Train only this stage (repeatable; default: all, in order)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: train.device, auto)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (CI)."),
@@ -73,23 +73,21 @@ def train_command(
 
     from sketchkit.models.base import model_registry
     from sketchkit.train import (
-        RUN_INFO_NAME, NonFiniteLossError, apply_overrides, build_configs, config_from_run, load_config_file,
-        parse_overrides, train,
+        NonFiniteLossError, apply_overrides, build_configs, check_run_dir, config_from_run, load_config_file,
+        parse_overrides, read_run_info, train,
     )
 
     registry = model_registry()
     if family not in registry:
         raise InputError(f"unknown model family {family!r} (known: {', '.join(sorted(registry)) or 'none'})")
     cls = registry[family]
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite: choose one (continue the run, or start it over)")
+    check_run_dir(out, family, resume=resume, overwrite=overwrite)  # before reading any data
     overrides = list(set_ or [])
     previous: dict[str, Any] = {}
     if resume:
-        info_path = out / RUN_INFO_NAME
-        if not info_path.is_file():
-            raise InputError(f"{out}: nothing to resume (no {RUN_INFO_NAME})")
-        previous = json.loads(info_path.read_text())
-        if previous.get("family") != family:
-            raise InputError(f"{out}: the run trains {previous.get('family')!r}, not {family!r}")
+        previous = read_run_info(out)
         tcfg, saved_model_cfg = config_from_run(out, cls.config_class)
         file_data = load_config_file(config) if config else {}
         train_over, model_over = parse_overrides(overrides, model_config_class=cls.config_class)
@@ -146,7 +144,7 @@ def train_command(
         typer.echo(f"training {family} on {len(train_sk)} sketches ({len(val_sk)} held out) -> {out}", err=True)
     try:
         run = train(model, train_sk, val_sketches=val_sk or None, config=tcfg, run_dir=out, resume=resume,
-                    stages=stage or None, data_info=data_info)
+                    stages=stage or None, data_info=data_info, overwrite=overwrite)
     except NonFiniteLossError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1)  # (typer.Exit codes are dropped by app.main with standalone_mode=False)

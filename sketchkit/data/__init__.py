@@ -101,7 +101,9 @@ def read(
         limit: stop after this many sketches.
         **opts: format options, e.g. ``categories=["cat"]`` (Quick, Draw! word / file stem),
             ``recognized=True``, ``n_points=256``, ``seed=0`` (rasters), ``trust_pickle=True``,
-            ``tolerance=0.5`` (SVG). Unknown options raise :class:`InputError`.
+            ``tolerance=0.5`` (SVG). Unknown options raise :class:`InputError`. Size limits
+            (``max_array_bytes``, ``max_line_bytes``, ``max_points``, ``max_element_points``;
+            environment variables ``SKETCHKIT_MAX_*``) are described in :mod:`sketchkit.data.limits`.
 
     Returns:
         A :class:`SketchReader`: an iterator of :class:`Sketch` with ``.skipped`` and ``.format``.

@@ -5,13 +5,15 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 import numpy as np
 
+from sketchkit.data.limits import hint, human_bytes, limit
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import Sketch
 
@@ -135,6 +137,50 @@ def check_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def iter_lines(f: IO[bytes], ctx: ReadContext, max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` for each line of a binary file, 1-based, reading at most the limit.
+
+    A line longer than ``max_line_bytes`` (default ``SKETCHKIT_MAX_LINE_BYTES`` or 16 MiB, see
+    :mod:`sketchkit.data.limits`) is reported with ``ctx.bad("line N", ...)`` and skipped without
+    ever being held in memory whole.
+    """
+    cap = limit("max_line_bytes", max_line_bytes)
+    lineno = 0
+    while True:
+        line = f.readline(cap + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) <= cap or line.endswith(b"\n"):
+            yield lineno, line
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):  # drain the rest of the line in bounded pieces
+            line = f.readline(1 << 20)
+            if not line:
+                break
+            size += len(line)
+        ctx.bad(f"line {lineno}", f"line of {human_bytes(size)} is longer than the limit of "
+                                  f"{human_bytes(cap)} ({hint('max_line_bytes')})")
+
+
+def parse_json_line(raw: bytes) -> Any:
+    """``json.loads`` of one line; every way it can fail is a one-line ``ValueError``.
+
+    Catches what ``json`` raises beyond ``JSONDecodeError``: ``RecursionError`` for deeply
+    nested input, ``ValueError`` for integers over Python's digit limit, ``UnicodeDecodeError``.
+    """
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # UnicodeDecodeError, integer string conversion limit
+        msg = "a number has too many digits" if "digits" in str(exc) else " ".join(str(exc).split())
+        raise ValueError(f"invalid JSON ({msg})") from None
+
+
 def numeric_array(value: Any, *, what: str) -> np.ndarray:
     """A float64 array from a JSON list of numbers; ``ValueError`` naming ``what`` otherwise.
 
@@ -147,6 +193,8 @@ def numeric_array(value: Any, *, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(f"{what}: expected a flat list of numbers") from None
     if arr.size and arr.dtype.kind not in "iuf":
+        if arr.dtype == object and arr.ndim == 1 and all(type(v) is int for v in arr):
+            raise ValueError(f"{what}: integer out of range (at most 64 bits)")
         raise ValueError(f"{what}: expected a list of numbers")
     if arr.ndim != 1:
         raise ValueError(f"{what}: expected a flat list of numbers, got shape {arr.shape}")

@@ -15,6 +15,12 @@ appends when the server answers ``206``, or starts over on ``200``. When done, t
 checked against the server's ``Content-Length`` / ``Content-Range`` total, and the MD5 against
 the ``x-goog-hash: md5=...`` header when the server sends one (Google Cloud Storage does), or
 against ``sha256=`` when given. Only then is ``.part`` renamed to the final name.
+
+A transfer that cannot be verified complete keeps its ``.part`` and raises
+:class:`DownloadError`: fewer bytes than announced, a connection lost mid-body, or a response
+with neither a ``Content-Length`` (nor ``Content-Range`` total, nor chunked framing, whose end
+http.client checks) nor a checksum to compare (``x-goog-hash`` or ``sha256=``): such a body ends
+when the connection closes, so a cut-short file would look complete.
 """
 
 from __future__ import annotations
@@ -137,6 +143,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
         if exc.code == 416 and offset:
             # Range not satisfiable: the .part is already complete (or bigger than the file).
             resp = None
+            framed = False
             m = re.match(r"bytes\s+\*/(\d+)", exc.headers.get("Content-Range", "") if exc.headers else "")
             total = int(m.group(1)) if m else None
             goog = None
@@ -153,6 +160,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
                 offset = 0  # the server ignored Range: start over
             total = _total_size(resp, offset)
             goog = _goog_md5(resp.headers)
+            framed = bool(getattr(resp, "chunked", False))  # chunked bodies end with a terminator
             done = offset
             try:
                 with open(part, "ab" if offset else "wb") as f:
@@ -171,6 +179,11 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
                     f"run again to resume from {part.name}"
                 ) from None
     size = part.stat().st_size if part.exists() else 0
+    if total is None and goog is None and sha256 is None and not framed:
+        raise DownloadError(
+            f"{url}: the server sent no Content-Length and no checksum, so the {size} bytes received "
+            f"cannot be verified complete; kept {part.name} (pass sha256=... / --sha256 to verify it)"
+        )
     if total is not None and size != total:
         if size > total:
             part.unlink()

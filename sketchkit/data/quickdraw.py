@@ -24,23 +24,35 @@ Binary ``.bin`` (Google's documented packing, little-endian, one record after an
 
 The binary format carries no category; the label is the file name's stem (``cat.bin`` ->
 ``"cat"``) unless ``label=`` is given.
+
+SPG (Sketch Perceptual Grouping; Li et al., ECCV 2018) ndjson: Quick, Draw! drawings with a
+semantic part label per point and no ``word`` key::
+
+    {"i": 0, "key_id": "...", "drawing": [[[x...], [y...], [part...]], ...]}
+
+``x``/``y`` are in Quick, Draw!'s 0..255 frame; the third row is a part label (a small integer),
+not a time; a few strokes have a fourth row (a second label row). The category is the file name's
+stem (``alarm_clock.ndjson`` -> ``"alarm_clock"``). Part labels are kept per point in
+``meta["parts"]`` (one ``(n_i,)`` int array per stroke; ``meta["parts2"]`` for a fourth row).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from sketchkit.data._common import ReadContext, strokes_from_quickdraw_drawing
+from sketchkit.data._common import (ReadContext, iter_lines, numeric_array, parse_json_line,
+                                    strokes_from_quickdraw_drawing)
 from sketchkit.data.registry import Format, register_format
 from sketchkit.sketch import Sketch
 
-__all__ = ["read_ndjson", "read_bin", "encode_bin_record", "write_bin", "record_to_sketch"]
+__all__ = ["read_ndjson", "read_spg", "spg_record_to_sketch", "read_bin", "encode_bin_record", "write_bin", "record_to_sketch"]
 
 _META_KEYS = ("key_id", "countrycode", "timestamp", "recognized")
 _HEADER = struct.Struct("<Q2sBIH")  # key_id, countrycode, recognized, timestamp, n_strokes
@@ -93,6 +105,7 @@ def read_ndjson(
     *,
     categories: Sequence[str] | str | None = None,
     recognized: bool | None = None,
+    max_line_bytes: int | None = None,
     **_: Any,
 ) -> Iterator[Sketch]:
     """Stream a Quick, Draw! raw or simplified ndjson file, one Sketch per line.
@@ -102,6 +115,8 @@ def read_ndjson(
         ctx: error policy (default: raise on the first malformed line).
         categories: keep only drawings whose ``word`` is one of these.
         recognized: keep only drawings with this ``recognized`` flag (``None``: all).
+        max_line_bytes: longest line accepted (default ``SKETCHKIT_MAX_LINE_BYTES`` or 16 MiB);
+            a longer line is a malformed record, never read whole.
 
     Yields:
         Sketch with ``label = word``, ``times`` for raw data, ``meta`` holding ``key_id``,
@@ -114,13 +129,13 @@ def read_ndjson(
     cats = _category_set(categories)
     name = str(path)
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
+        for lineno, raw in iter_lines(f, ctx, max_line_bytes):
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                ctx.bad(f"line {lineno}", f"invalid JSON ({exc.msg if hasattr(exc, 'msg') else exc})")
+                record = parse_json_line(raw)
+            except ValueError as exc:
+                ctx.bad(f"line {lineno}", str(exc))
                 continue
             if isinstance(record, dict) and cats is not None and record.get("word") not in cats:
                 continue
@@ -128,9 +143,98 @@ def read_ndjson(
                 continue
             try:
                 sketch = record_to_sketch(record, source=name)
+            except (ValueError, RecursionError) as exc:
+                ctx.bad(f"line {lineno}", str(exc))
+                continue
+            sketch.meta["line"] = lineno
+            yield sketch
+
+
+def spg_record_to_sketch(record: Any, *, label: str | None = None) -> Sketch:
+    """One SPG record (``{"i", "key_id", "drawing"}``) -> :class:`Sketch` with per-point part labels.
+
+    Args:
+        record: dict whose ``drawing`` is a list of strokes ``[[x...], [y...], [part...]]``
+            (optionally a fourth row of second part labels).
+        label: the category (the file name's stem).
+
+    Returns:
+        Sketch with ``(n_i, 2)`` strokes, no times, ``meta["parts"]`` (list of ``(n_i,)`` int64)
+        and, when any stroke has a fourth row, ``meta["parts2"]`` (``-1`` where a stroke has none).
+
+    Raises:
+        ValueError: naming the stroke and the problem.
+    """
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    drawing = record.get("drawing")
+    if not isinstance(drawing, list):
+        raise ValueError("missing or invalid key 'drawing' (expected a list of strokes)")
+    strokes, parts, parts2 = [], [], []
+    for i, stroke in enumerate(drawing):
+        if not isinstance(stroke, list) or len(stroke) not in (3, 4):
+            raise ValueError(f"stroke {i}: expected [[x...], [y...], [part...]] (3 or 4 rows)")
+        rows = [numeric_array(r, what=f"stroke {i} row {j}") for j, r in enumerate(stroke)]
+        n = rows[0].shape[0]
+        if any(r.shape[0] != n for r in rows):
+            raise ValueError(f"stroke {i}: rows have different lengths {[r.shape[0] for r in rows]}")
+        if n == 0:
+            continue
+        strokes.append(np.stack(rows[:2], axis=1))
+        parts.append(rows[2].astype(np.int64))
+        parts2.append(rows[3].astype(np.int64) if len(rows) == 4 else np.full(n, -1, dtype=np.int64))
+    meta: dict[str, Any] = {"parts": parts}
+    if any(len(s) == 4 for s in drawing if isinstance(s, list)):
+        meta["parts2"] = parts2
+    for k in ("key_id", "i"):
+        if k in record:
+            meta[k] = record[k]
+    return Sketch(strokes, label=label, meta=meta)
+
+
+def read_spg(
+    path: str | Path,
+    ctx: ReadContext | None = None,
+    *,
+    categories: Sequence[str] | str | None = None,
+    max_line_bytes: int | None = None,
+    **_: Any,
+) -> Iterator[Sketch]:
+    """Stream an SPG ndjson file (see the module docstring), one Sketch per line.
+
+    Args:
+        path: ``<category>.ndjson``; the category (``label``) is the file name's stem.
+        ctx: error policy (default: raise on the first malformed line).
+        categories: read the file only if its category is one of these.
+        max_line_bytes: longest line accepted (see :func:`read_ndjson`).
+
+    Yields:
+        Sketch with ``label`` = category, ``meta["parts"]`` per-point part labels, ``meta["line"]``.
+
+    Raises:
+        DataFormatError: ``"<file>: line N: <problem>"`` for a malformed line (``on_error="raise"``).
+    """
+    ctx = ctx or ReadContext(path)
+    label = Path(path).name.split(".")[0]
+    cats = _category_set(categories)
+    if cats is not None and label not in cats:
+        return
+    name = str(path)
+    with open(path, "rb") as f:
+        for lineno, raw in iter_lines(f, ctx, max_line_bytes):
+            if not raw.strip():
+                continue
+            try:
+                record = parse_json_line(raw)
             except ValueError as exc:
                 ctx.bad(f"line {lineno}", str(exc))
                 continue
+            try:
+                sketch = spg_record_to_sketch(record, label=label)
+            except (ValueError, RecursionError) as exc:
+                ctx.bad(f"line {lineno}", str(exc))
+                continue
+            sketch.meta["source"] = name
             sketch.meta["line"] = lineno
             yield sketch
 
@@ -260,11 +364,28 @@ def _sniff_ndjson(path: Path, head: bytes) -> bool:
     return text.startswith(b"{") and (b'"drawing"' in head or path.suffix.lower() in (".ndjson", ".jsonl"))
 
 
+_SPG_START = re.compile(rb'^\s*\{\s*"i"\s*:\s*\d+\s*,\s*"key_id"')
+
+
+def _sniff_spg(path: Path, head: bytes) -> bool:
+    # SPG lines start with the index key "i" and carry no "word"; Google's files start with "word".
+    return bool(_SPG_START.match(head)) and b'"word"' not in head
+
+
 def _sniff_bin(path: Path, head: bytes) -> bool:
     if path.suffix.lower() != ".bin" or len(head) < _HEADER.size:
         return False
     return head[10] in (0, 1)  # the recognized byte (after key_id and countrycode)
 
+
+register_format(Format(  # registered first: its sniff is stricter than plain ndjson's
+    name="quickdraw-spg",
+    description="SPG ndjson: Quick, Draw! drawings with per-point part labels; category = file name",
+    extensions=(".ndjson",),
+    reader=read_spg,
+    sniff=_sniff_spg,
+    options=("categories", "max_line_bytes"),
+))
 
 register_format(Format(
     name="quickdraw-ndjson",
@@ -272,7 +393,7 @@ register_format(Format(
     extensions=(".ndjson", ".jsonl"),
     reader=read_ndjson,
     sniff=_sniff_ndjson,
-    options=("categories", "recognized"),
+    options=("categories", "recognized", "max_line_bytes"),
 ))
 
 register_format(Format(

@@ -33,7 +33,8 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 
 from sketchkit.data._common import ReadContext
-from sketchkit.data._npz import load_npz, npz_keys
+from sketchkit.data._npz import load_npz, npz_header, npz_keys
+from sketchkit.data.limits import hint, human_bytes, limit
 from sketchkit.data.registry import Format, register_format
 from sketchkit.errors import DataFormatError, InputError
 from sketchkit.sketch import Sketch
@@ -71,7 +72,15 @@ def _idx_header(f: BinaryIO, path: Path) -> tuple[int, tuple[int, ...]]:
     return (dtype_code << 8) | ndim, dims
 
 
-def _iter_idx_images(path: Path) -> Iterator[np.ndarray]:
+def _check_size(path: Path, what: str, nbytes: int, max_bytes: int | None) -> None:
+    """Refuse a file whose header declares more than ``max_bytes`` of data (before reading it)."""
+    cap = limit("max_array_bytes", max_bytes)
+    if nbytes > cap:
+        raise DataFormatError(f"{path}: header declares {what} ({human_bytes(nbytes)}), over the limit of "
+                              f"{human_bytes(cap)} ({hint('max_array_bytes')})")
+
+
+def _iter_idx_images(path: Path, max_bytes: int | None = None) -> Iterator[np.ndarray]:
     with _open_idx(path) as f:
         magic, dims = _idx_header(f, path)
         if magic == _IDX_LABELS:
@@ -82,6 +91,7 @@ def _iter_idx_images(path: Path) -> Iterator[np.ndarray]:
         n, h, w = dims
         if n and (h == 0 or w == 0):
             raise DataFormatError(f"{path}: idx header gives empty {h}x{w} images")
+        _check_size(path, f"{n} images of {h}x{w}", n * h * w, max_bytes)
         for i in range(n):
             try:
                 buf = f.read(h * w)
@@ -92,11 +102,12 @@ def _iter_idx_images(path: Path) -> Iterator[np.ndarray]:
             yield np.frombuffer(buf, dtype=np.uint8).reshape(h, w)
 
 
-def _read_idx_labels(path: Path) -> np.ndarray:
+def _read_idx_labels(path: Path, max_bytes: int | None = None) -> np.ndarray:
     with _open_idx(path) as f:
         magic, dims = _idx_header(f, path)
         if magic != _IDX_LABELS:
             raise DataFormatError(f"{path}: expected an idx label file (1-D), got {len(dims)}-D data")
+        _check_size(path, f"{dims[0]} labels", dims[0], max_bytes)
         try:
             buf = f.read(dims[0])
         except (OSError, EOFError, zlib.error) as exc:
@@ -107,21 +118,31 @@ def _read_idx_labels(path: Path) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------- npz
-def _npz_images(path: Path) -> np.ndarray:
+def _npz_images_header(path: Path) -> tuple[int, ...]:
+    """Shape ``(N, H, W)`` of the images from the npy header alone (dtype and rank checked)."""
     keys = npz_keys(path)
     if "arr_0" not in keys:
         raise DataFormatError(f"{path}: expected key 'arr_0' (keys: {', '.join(keys)})")
-    (_, arr), = list(load_npz(path, ["arr_0"]))
-    if arr.dtype.kind not in "uif" or arr.ndim != 3:
-        raise DataFormatError(f"{path}: key 'arr_0': expected images (N, H, W), got {arr.dtype} {arr.shape}"
-                              + (" (this looks like a labels file)" if arr.ndim == 1 else ""))
+    shape, dtype = npz_header(path, "arr_0")
+    if dtype.kind not in "uif" or len(shape) != 3:
+        raise DataFormatError(f"{path}: key 'arr_0': expected images (N, H, W), got {dtype} {shape}"
+                              + (" (this looks like a labels file)" if len(shape) == 1 else ""))
+    if shape[0] and (shape[1] == 0 or shape[2] == 0):
+        raise DataFormatError(f"{path}: key 'arr_0': empty {shape[1]}x{shape[2]} images")
+    return shape
+
+
+def _npz_images(path: Path, max_bytes: int | None = None) -> np.ndarray:
+    _npz_images_header(path)  # dtype and rank from the header, before any data is read
+    (_, arr), = list(load_npz(path, ["arr_0"], max_bytes=max_bytes))
     return arr
 
 
-def _npz_labels(path: Path) -> np.ndarray:
-    (_, arr), = list(load_npz(path, ["arr_0"]))
-    if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise DataFormatError(f"{path}: key 'arr_0': expected labels (N,) integers, got {arr.dtype} {arr.shape}")
+def _npz_labels(path: Path, max_bytes: int | None = None) -> np.ndarray:
+    shape, dtype = npz_header(path, "arr_0")
+    if len(shape) != 1 or dtype.kind not in "iu":
+        raise DataFormatError(f"{path}: key 'arr_0': expected labels (N,) integers, got {dtype} {shape}")
+    (_, arr), = list(load_npz(path, ["arr_0"], max_bytes=max_bytes))
     return arr
 
 
@@ -141,7 +162,8 @@ def _labels_beside(path: Path) -> Path | None:
     return None
 
 
-def _load_labels(images: Path, labels: str | Path | bool | None, n: int) -> np.ndarray | None:
+def _load_labels(images: Path, labels: str | Path | bool | None, n: int,
+                 max_bytes: int | None = None) -> np.ndarray | None:
     if labels is False:
         return None
     lp = _labels_beside(images) if labels in (None, True) else Path(labels)
@@ -151,7 +173,7 @@ def _load_labels(images: Path, labels: str | Path | bool | None, n: int) -> np.n
         return None
     if not lp.exists():
         raise InputError(f"{lp}: no such labels file")
-    arr = _npz_labels(lp) if lp.name.endswith(".npz") else _read_idx_labels(lp)
+    arr = _npz_labels(lp, max_bytes) if lp.name.endswith(".npz") else _read_idx_labels(lp, max_bytes)
     if arr.shape[0] != n:
         raise DataFormatError(f"{lp}: {arr.shape[0]} labels for {n} images in {images}")
     return arr
@@ -163,7 +185,7 @@ def _is_idx(path: Path) -> bool:
 
 def _image_count(path: Path) -> int:
     if path.name.endswith(".npz"):
-        return int(_npz_images(path).shape[0])
+        return int(_npz_images_header(path)[0])
     with _open_idx(path) as f:
         _, dims = _idx_header(f, path)
     return int(dims[0])
@@ -178,8 +200,8 @@ def _split_of(path: Path) -> str | None:
     return None
 
 
-def read_images(path: str | Path, split: str | None = None, *,
-                labels: str | Path | bool | None = None) -> Iterator[tuple[np.ndarray, str | None]]:
+def read_images(path: str | Path, split: str | None = None, *, labels: str | Path | bool | None = None,
+                max_array_bytes: int | None = None) -> Iterator[tuple[np.ndarray, str | None]]:
     """Stream the raster images of a K-MNIST / MNIST file with their labels.
 
     Args:
@@ -189,12 +211,16 @@ def read_images(path: str | Path, split: str | None = None, *,
             (``t10k``/``test``/``train``); ``InputError`` on a mismatch. ``None``: no check.
         labels: labels file; ``None`` finds it beside the images (labels ``None`` if absent),
             ``False`` ignores labels.
+        max_array_bytes: largest image (or label) data accepted, uncompressed bytes as the file's
+            header declares them; default from :mod:`sketchkit.data.limits`
+            (``SKETCHKIT_MAX_ARRAY_BYTES``, 256 MiB).
 
     Yields:
         ``(image, label)``: ``uint8`` ``(H, W)`` array (light ink on dark), label string or None.
 
     Raises:
-        DataFormatError: a truncated / corrupt file, naming the image index.
+        DataFormatError: a truncated / corrupt file, naming the image index; a file whose header
+            declares more data than ``max_array_bytes`` (refused before reading it).
     """
     path = Path(path)
     if not path.exists():
@@ -206,16 +232,16 @@ def read_images(path: str | Path, split: str | None = None, *,
         if found is not None and found != split:
             raise InputError(f"{path}: holds the {found!r} split, not {split!r}")
     if path.name.endswith(".npz"):
-        imgs = _npz_images(path)
+        imgs = _npz_images(path, max_array_bytes)
         if imgs.dtype != np.uint8:
             imgs = np.clip(imgs, 0, 255).astype(np.uint8)
-        labs = _load_labels(path, labels, imgs.shape[0])
+        labs = _load_labels(path, labels, imgs.shape[0], max_array_bytes)
         for i in range(imgs.shape[0]):
             yield imgs[i], (None if labs is None else str(int(labs[i])))
         return
     n = _image_count(path)
-    labs = _load_labels(path, labels, n)
-    for i, img in enumerate(_iter_idx_images(path)):
+    labs = _load_labels(path, labels, n, max_array_bytes)
+    for i, img in enumerate(_iter_idx_images(path, max_array_bytes)):
         yield img, (None if labs is None else str(int(labs[i])))
 
 
@@ -264,6 +290,7 @@ def read_raster_sketches(
     seed: int = 0,
     weighted: bool = True,
     threshold: float | None = None,
+    max_array_bytes: int | None = None,
     **_: Any,
 ) -> Iterator[Sketch]:
     """K-MNIST / MNIST rasters as point-cloud Sketches (see module docstring).
@@ -277,6 +304,7 @@ def read_raster_sketches(
         seed: base seed; image ``i`` uses ``default_rng([seed, i])``.
         weighted: sample ink pixels proportionally to intensity.
         threshold: ink threshold in [0, 1) (``None``: Otsu per image).
+        max_array_bytes: size limit of the image data (see :func:`read_images`).
 
     Yields:
         ``Sketch.from_point_cloud`` with ``meta`` ``source``, ``index``, ``image_shape``.
@@ -284,7 +312,7 @@ def read_raster_sketches(
     if n_points < 0:
         raise InputError(f"n_points must be >= 0, got {n_points}")
     path = Path(path)
-    for i, (img, lab) in enumerate(read_images(path, split, labels=labels)):
+    for i, (img, lab) in enumerate(read_images(path, split, labels=labels, max_array_bytes=max_array_bytes)):
         cloud = image_to_point_cloud(img, i, n_points=n_points, seed=seed, weighted=weighted,
                                      threshold=threshold)
         yield Sketch.from_point_cloud(cloud, label=lab, meta={
@@ -299,7 +327,7 @@ def raster_info(path: str | Path, **opts: Any) -> dict:
     shape = None
     counts: dict[str, int] = {}
     ink = 0.0
-    for img, lab in read_images(path, labels=opts.get("labels")):
+    for img, lab in read_images(path, labels=opts.get("labels"), max_array_bytes=opts.get("max_array_bytes")):
         n += 1
         shape = list(img.shape)
         ink += float((img > 127).mean())
@@ -337,7 +365,7 @@ register_format(Format(
     reader=read_raster_sketches,
     sniff=_sniff_npz,
     info=raster_info,
-    options=("split", "labels", "n_points", "seed", "weighted", "threshold"),
+    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "max_array_bytes"),
 ))
 
 register_format(Format(
@@ -347,5 +375,5 @@ register_format(Format(
     reader=read_raster_sketches,
     sniff=_sniff_idx,
     info=raster_info,
-    options=("split", "labels", "n_points", "seed", "weighted", "threshold"),
+    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "max_array_bytes"),
 ))

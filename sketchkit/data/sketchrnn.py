@@ -51,6 +51,11 @@ def check_stroke3(arr: Any) -> np.ndarray:
     pen = arr[:, 2]
     if arr.shape[0] and not np.all((pen == 0) | (pen == 1)):
         raise ValueError("pen column must hold only 0 and 1")
+    if arr.dtype.kind == "f" and arr.shape[0]:
+        # Finite offsets can still add up to inf (e.g. 1e308 + 1e308): the absolute points must be finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.all(np.isfinite(np.cumsum(arr[:, :2].astype(np.float64), axis=0))):
+                raise ValueError("offsets add up to non-finite coordinates (overflow)")
     return arr
 
 
@@ -69,8 +74,8 @@ def _splits(split: str | Sequence[str] | None, path: Path, available: list[str])
     return chosen
 
 
-def _split_arrays(path: Path, chosen: list[str]) -> Iterator[tuple[str, np.ndarray]]:
-    for key, arr in load_npz(path, chosen):
+def _split_arrays(path: Path, chosen: list[str], max_bytes: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    for key, arr in load_npz(path, chosen, max_bytes=max_bytes):
         if arr.dtype != object:
             # A regular numeric array: accept a padded batch (N, L, 3) as N sketches is not a
             # documented layout, so say what was found instead of guessing.
@@ -89,6 +94,7 @@ def read_sketchrnn(
     *,
     split: str | Sequence[str] | None = None,
     label: str | None = None,
+    max_array_bytes: int | None = None,
     **_: Any,
 ) -> Iterator[Sketch]:
     """Read a sketch-rnn stroke-3 ``.npz`` file.
@@ -98,34 +104,38 @@ def read_sketchrnn(
         ctx: error policy; a bad element is ``"<file>: train[12]: <problem>"``.
         split: one split name or several; ``None`` reads train, valid, test in that order.
         label: label for every sketch (default: the file name's stem, e.g. ``"cat"``).
+        max_array_bytes: largest split (uncompressed bytes) read; default from
+            :mod:`sketchkit.data.limits` (``SKETCHKIT_MAX_ARRAY_BYTES``, 256 MiB).
 
     Yields:
         Sketch with absolute coordinates (origin = the pen's start), ``meta`` holding
         ``source``, ``split``, ``index`` (position within the split).
 
     Raises:
-        DataFormatError: truncated archive, wrong-shaped or non-array elements.
+        DataFormatError: truncated archive, a split over the size limit, wrong-shaped or non-array
+            elements, offsets whose sum overflows.
         InputError: an unknown or absent split.
     """
     path = Path(path)
     ctx = ctx or ReadContext(path)
     chosen = _splits(split, path, npz_keys(path))
     label = label if label is not None else path.name.split(".")[0]
-    for key, arr in _split_arrays(path, chosen):
+    for key, arr in _split_arrays(path, chosen, max_array_bytes):
         for i, item in enumerate(arr):
             try:
-                s3 = check_stroke3(item)
+                sketch = stroke3_to_sketch(check_stroke3(item), label=label,
+                                           meta={"source": str(path), "split": key, "index": i})
             except ValueError as exc:
                 ctx.bad(f"{key}[{i}]", str(exc))
                 continue
-            yield stroke3_to_sketch(s3, label=label, meta={"source": str(path), "split": key, "index": i})
+            yield sketch
 
 
-def split_sizes(path: str | Path) -> dict[str, int]:
+def split_sizes(path: str | Path, *, max_array_bytes: int | None = None) -> dict[str, int]:
     """Number of sketches per split key of a sketch-rnn npz (object arrays only are counted)."""
     path = Path(path)
     out = {}
-    for key, arr in _split_arrays(path, _splits(None, path, npz_keys(path))):
+    for key, arr in _split_arrays(path, _splits(None, path, npz_keys(path)), max_array_bytes):
         out[key] = int(arr.shape[0])
     return out
 
@@ -143,5 +153,5 @@ register_format(Format(
     extensions=(".npz",),
     reader=read_sketchrnn,
     sniff=_sniff,
-    options=("split", "label"),
+    options=("split", "label", "max_array_bytes"),
 ))

@@ -27,6 +27,14 @@ Bézier is sampled at ``n`` uniform parameters with
 at most ``max|B''| / (8 n²)`` and ``|B''| <= d (d - 1) max|Δ²P|``), so the polyline is within
 ``tolerance`` of the curve; arcs are sampled at angle steps whose sagitta is at most
 ``tolerance`` after the transform.
+
+Limits (so a small file cannot inflate): flattening may produce at most ``max_element_points``
+points per element (default 500 000, ``SKETCHKIT_MAX_SVG_ELEMENT_POINTS``) and ``max_points`` per
+file (default 2 000 000, ``SKETCHKIT_MAX_SVG_POINTS``); the point count is computed before any
+point is made, and going over is an error naming the element (see :mod:`sketchkit.data.limits`).
+Groups may nest at most :data:`MAX_DEPTH` levels. A number or transform that overflows (``1e400``,
+``scale(1e300)`` applied to large coordinates) is an error naming the element; with
+``on_error="skip"`` such elements are left out.
 """
 
 from __future__ import annotations
@@ -40,13 +48,46 @@ from typing import Any, Iterator
 import numpy as np
 
 from sketchkit.data._common import ReadContext
+from sketchkit.data.limits import hint, limit
 from sketchkit.data.registry import Format, register_format
 from sketchkit.sketch import Sketch
 
-__all__ = ["read_svg", "svg_to_sketch", "parse_path", "parse_transform", "DEFAULT_TOLERANCE"]
+__all__ = ["read_svg", "svg_to_sketch", "parse_path", "parse_transform", "DEFAULT_TOLERANCE", "MAX_DEPTH"]
 
 #: Default flattening tolerance (user units of the SVG).
 DEFAULT_TOLERANCE = 0.1
+
+#: Deepest nesting of groups (``<g>``, ``<svg>``, ``<a>``, ``<switch>``) that is read.
+MAX_DEPTH = 256
+
+
+class _FileTooLarge(Exception):
+    """The file's point budget is spent: a file-level problem (not one element to skip)."""
+
+
+class _Budget:
+    """Counts flattened points per element and per file; raises before a limit is passed."""
+
+    def __init__(self, element_cap: int, file_cap: int) -> None:
+        self.element_cap, self.file_cap = element_cap, file_cap
+        self.element = 0
+        self.file = 0
+
+    def start_element(self) -> None:
+        self.element = 0
+
+    def take(self, n: int) -> None:
+        if self.element + n > self.element_cap:
+            raise ValueError(f"flattening needs more than {self.element_cap} points for this element "
+                             f"(use a larger tolerance, or {hint('max_element_points')})")
+        if self.file + n > self.file_cap:
+            raise _FileTooLarge(f"flattening needs more than {self.file_cap} points for the file "
+                                f"(use a larger tolerance, or {hint('max_points')})")
+        self.element += n
+        self.file += n
+
+
+_UNLIMITED = _Budget(1 << 62, 1 << 62)
 
 _SKIP_TAGS = {"defs", "clipPath", "mask", "marker", "pattern", "symbol", "text", "image", "style",
               "metadata", "title", "desc", "script", "linearGradient", "radialGradient", "filter",
@@ -76,6 +117,8 @@ def parse_transform(text: str | None) -> np.ndarray:
             raise ValueError(f"bad transform {text!r} at character {pos}")
         name = match.group(1)
         args = [float(v) for v in _NUM.findall(match.group(2))]
+        if not all(math.isfinite(v) for v in args):
+            raise ValueError(f"transform {name}({match.group(2).strip()}): number out of range")
         pos = match.end()
         t = np.eye(3)
         if name == "matrix" and len(args) == 6:
@@ -100,7 +143,10 @@ def parse_transform(text: str | None) -> np.ndarray:
             t[1, 0] = math.tan(math.radians(args[0]))
         else:
             raise ValueError(f"bad transform {name}({match.group(2).strip()})")
-        m = m @ t
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = m @ t
+        if not np.all(np.isfinite(m)):
+            raise ValueError(f"transform {text!r} overflows (not finite)")
     return m
 
 
@@ -111,29 +157,44 @@ def _translate(x: float, y: float) -> np.ndarray:
 
 
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:2, :2].T + m[:2, 2]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = pts @ m[:2, :2].T + m[:2, 2]
+    if not np.all(np.isfinite(out)):
+        raise ValueError("coordinates overflow after the transform (not finite)")
+    return out
 
 
 def _max_scale(m: np.ndarray) -> float:
     return float(np.linalg.svd(m[:2, :2], compute_uv=False)[0]) or 1.0
 
 
+def _count(value: float, what: str) -> int:
+    """``ceil(value)`` as a point count; a non-finite or absurd value is a clear error."""
+    if not math.isfinite(value) or value > 1e12:
+        raise ValueError(f"{what} is too large to flatten")
+    return int(math.ceil(value))
+
+
 # ----------------------------------------------------------------------------------- flattening
-def _flatten_bezier(cp: np.ndarray, tolerance: float) -> np.ndarray:
+def _flatten_bezier(cp: np.ndarray, tolerance: float, budget: _Budget = _UNLIMITED) -> np.ndarray:
     """Points of a Bézier (control points already in output space), excluding the first."""
     d = cp.shape[0] - 1
     if d == 1:
+        budget.take(1)
         return cp[1:]
-    second = np.diff(cp, n=2, axis=0)
-    bound = d * (d - 1) * float(np.max(np.linalg.norm(second, axis=1))) / (8.0 * tolerance)
-    n = max(1, min(10_000, int(math.ceil(math.sqrt(bound)))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        second = np.diff(cp, n=2, axis=0)
+        bound = d * (d - 1) * float(np.max(np.linalg.norm(second, axis=1))) / (8.0 * tolerance)
+    n = max(1, min(10_000, _count(math.sqrt(bound), "curve")))
+    budget.take(n)
     t = np.linspace(0.0, 1.0, n + 1)[1:]
     from sketchkit.geometry.bezier import evaluate
 
     return evaluate(cp, t)
 
 
-def _arc_points(p0, rx, ry, phi_deg, large, sweep, p1, m: np.ndarray, tolerance: float) -> np.ndarray:
+def _arc_points(p0, rx, ry, phi_deg, large, sweep, p1, m: np.ndarray, tolerance: float,
+                budget: _Budget = _UNLIMITED) -> np.ndarray:
     """Endpoint-parameterised elliptical arc (SVG 1.1 F.6.5) -> transformed points after ``p0``."""
     x1, y1 = p0
     x2, y2 = p1
@@ -141,6 +202,7 @@ def _arc_points(p0, rx, ry, phi_deg, large, sweep, p1, m: np.ndarray, tolerance:
         return np.zeros((0, 2))
     rx, ry = abs(rx), abs(ry)
     if rx == 0 or ry == 0:
+        budget.take(1)
         return _apply(m, np.array([[x2, y2]]))
     phi = math.radians(phi_deg % 360.0)
     cphi, sphi = math.cos(phi), math.sin(phi)
@@ -171,7 +233,8 @@ def _arc_points(p0, rx, ry, phi_deg, large, sweep, p1, m: np.ndarray, tolerance:
         dth += 2 * math.pi
     r_out = max(rx, ry) * _max_scale(m)
     step = 2.0 * math.acos(max(-1.0, 1.0 - tolerance / r_out)) if r_out > tolerance else math.pi / 2
-    n = max(2, min(10_000, int(math.ceil(abs(dth) / step))))
+    n = max(2, min(10_000, _count(abs(dth) / step, "arc") if step > 0 else 10_000))
+    budget.take(n)
     th = th1 + dth * np.linspace(0.0, 1.0, n + 1)[1:]
     ex, ey = rx * np.cos(th), ry * np.sin(th)
     pts = np.stack([cphi * ex - sphi * ey + cx, sphi * ex + cphi * ey + cy], axis=1)
@@ -205,8 +268,11 @@ class _Scanner:
         if not m:
             found = self.d[self.i:self.i + 10] or "end of data"
             raise ValueError(f"expected a number at character {self.i}, found {found!r}")
+        value = float(m.group())
+        if not math.isfinite(value):
+            raise ValueError(f"number {m.group()[:20]!r} at character {self.i} is out of range")
         self.i = m.end()
-        return float(m.group())
+        return value
 
     def flag(self) -> bool:
         self.skip()
@@ -217,21 +283,30 @@ class _Scanner:
         return c == "1"
 
 
-def parse_path(d: str, *, tolerance: float = DEFAULT_TOLERANCE, transform: np.ndarray | None = None) -> list[np.ndarray]:
+def parse_path(d: str, *, tolerance: float = DEFAULT_TOLERANCE, transform: np.ndarray | None = None,
+               max_points: int | None = None) -> list[np.ndarray]:
     """Flatten SVG path data into polylines, one per drawn subpath.
 
     Args:
         d: the ``d`` attribute.
         tolerance: maximum distance between the curves and their polylines (output units).
         transform: ``(3, 3)`` affine matrix applied to the result (default identity).
+        max_points: most points the flattening may make (default: the per-element limit,
+            ``SKETCHKIT_MAX_SVG_ELEMENT_POINTS`` or 500 000); checked before any is made.
 
     Returns:
         list of ``(n_i, 2)`` float64 polylines in output coordinates.
 
     Raises:
-        ValueError: malformed path data, naming the character position.
+        ValueError: malformed path data, naming the character position; numbers that overflow;
+            more points than ``max_points``.
     """
-    if tolerance <= 0:
+    cap = limit("max_element_points", max_points)
+    return _parse_path(d, tolerance, transform, _Budget(cap, cap))
+
+
+def _parse_path(d: str, tolerance: float, transform: np.ndarray | None, budget: _Budget) -> list[np.ndarray]:
+    if not tolerance > 0:
         raise ValueError(f"tolerance must be > 0, got {tolerance}")
     m = np.eye(3) if transform is None else np.asarray(transform, dtype=np.float64)
     sc = _Scanner(d or "")
@@ -294,6 +369,7 @@ def parse_path(d: str, *, tolerance: float = DEFAULT_TOLERANCE, transform: np.nd
                 p = np.array([sc.number() + (cur[0] if rel else 0.0), cur[1]])
             else:
                 p = np.array([cur[0], sc.number() + (cur[1] if rel else 0.0)])
+            budget.take(1)
             new = _apply(m, p[None])
             ctrl = None
         elif up in "CS":
@@ -303,7 +379,7 @@ def parse_path(d: str, *, tolerance: float = DEFAULT_TOLERANCE, transform: np.nd
                 c1 = 2 * cur - prev_ctrl if prev_cmd in ("C", "S") and prev_ctrl is not None else cur.copy()
             c2 = base + (sc.number(), sc.number())
             p = base + (sc.number(), sc.number())
-            new = _flatten_bezier(_apply(m, np.stack([cur, c1, c2, p])), tolerance)
+            new = _flatten_bezier(_apply(m, np.stack([cur, c1, c2, p])), tolerance, budget)
             ctrl = c2
         elif up in "QT":
             if up == "Q":
@@ -311,13 +387,13 @@ def parse_path(d: str, *, tolerance: float = DEFAULT_TOLERANCE, transform: np.nd
             else:
                 c1 = 2 * cur - prev_ctrl if prev_cmd in ("Q", "T") and prev_ctrl is not None else cur.copy()
             p = base + (sc.number(), sc.number())
-            new = _flatten_bezier(_apply(m, np.stack([cur, c1, p])), tolerance)
+            new = _flatten_bezier(_apply(m, np.stack([cur, c1, p])), tolerance, budget)
             ctrl = c1
         else:  # A
             rx, ry, rot = sc.number(), sc.number(), sc.number()
             large, sweep = sc.flag(), sc.flag()
             p = base + (sc.number(), sc.number())
-            new = _arc_points(tuple(cur), rx, ry, rot, large, sweep, tuple(p), m, tolerance)
+            new = _arc_points(tuple(cur), rx, ry, rot, large, sweep, tuple(p), m, tolerance, budget)
             ctrl = None
         if not pieces:
             pieces = [_apply(m, cur[None])]
@@ -349,7 +425,10 @@ def _length(value: str | None, default: float = 0.0) -> float:
     m = _NUM.match(value.strip())
     if not m:
         raise ValueError(f"bad length {value!r}")
-    return float(m.group())
+    out = float(m.group())
+    if not math.isfinite(out):
+        raise ValueError(f"length {value[:20]!r} is out of range")
+    return out
 
 
 def _points_attr(text: str) -> np.ndarray:
@@ -359,10 +438,12 @@ def _points_attr(text: str) -> np.ndarray:
     return np.asarray(nums, dtype=np.float64).reshape(-1, 2)
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float, m: np.ndarray, tol: float) -> np.ndarray:
+def _ellipse(cx: float, cy: float, rx: float, ry: float, m: np.ndarray, tol: float,
+             budget: _Budget = _UNLIMITED) -> np.ndarray:
     r_out = max(rx, ry) * _max_scale(m)
     step = 2.0 * math.acos(max(-1.0, 1.0 - tol / r_out)) if r_out > tol else math.pi / 2
-    n = max(8, min(10_000, int(math.ceil(2 * math.pi / step))))
+    n = max(8, min(10_000, _count(2 * math.pi / step, "ellipse") if step > 0 else 10_000))
+    budget.take(n + 1)
     th = np.linspace(0.0, 2 * math.pi, n + 1)
     pts = np.stack([cx + rx * np.cos(th), cy + ry * np.sin(th)], axis=1)
     pts[-1] = pts[0]
@@ -370,17 +451,18 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, m: np.ndarray, tol: flo
 
 
 def _element_strokes(tag: str, el: ET.Element, style: dict[str, str], m: np.ndarray,
-                     tol: float) -> tuple[list[np.ndarray], bool]:
+                     tol: float, budget: _Budget = _UNLIMITED) -> tuple[list[np.ndarray], bool]:
     """(strokes, is_dot) for one drawable element."""
     a = el.attrib
     if tag == "path":
-        return parse_path(a.get("d", ""), tolerance=tol, transform=m), False
+        return _parse_path(a.get("d", ""), tol, m, budget), False
     if tag == "line":
         pts = np.array([[_length(a.get("x1")), _length(a.get("y1"))],
                         [_length(a.get("x2")), _length(a.get("y2"))]])
         return [_apply(m, pts)], False
     if tag in ("polyline", "polygon"):
         pts = _points_attr(a.get("points", ""))
+        budget.take(pts.shape[0] + 1)
         if pts.shape[0] == 0:
             return [], False
         if tag == "polygon" and pts.shape[0] > 1 and not np.allclose(pts[0], pts[-1]):
@@ -405,7 +487,7 @@ def _element_strokes(tag: str, el: ET.Element, style: dict[str, str], m: np.ndar
         stroke = style.get("stroke", "none")
         if stroke == "none" and fill != "none":
             return [_apply(m, np.array([[cx, cy]]))], True
-        return [_ellipse(cx, cy, rx, ry, m, tol)], False
+        return [_ellipse(cx, cy, rx, ry, m, tol, budget)], False
     return [], False
 
 
@@ -413,7 +495,8 @@ _INHERITED = ("fill", "stroke")
 
 
 def svg_to_sketch(source: str | bytes | Path, *, tolerance: float = DEFAULT_TOLERANCE,
-                  label: str | None = None, ctx: ReadContext | None = None) -> Sketch:
+                  label: str | None = None, ctx: ReadContext | None = None,
+                  max_points: int | None = None, max_element_points: int | None = None) -> Sketch:
     """Parse SVG text (or a file) into one :class:`Sketch` (conventions in the module docstring).
 
     Args:
@@ -422,14 +505,32 @@ def svg_to_sketch(source: str | bytes | Path, *, tolerance: float = DEFAULT_TOLE
         label: the sketch's label (a file defaults to its stem).
         ctx: error policy: a malformed element is ``"<file>: <path> element 3 (id=...): ..."``;
             with ``on_error="skip"`` it is left out.
+        max_points: most points the whole drawing may flatten to (default
+            ``SKETCHKIT_MAX_SVG_POINTS`` or 2 000 000).
+        max_element_points: most points one element may flatten to (default
+            ``SKETCHKIT_MAX_SVG_ELEMENT_POINTS`` or 500 000).
 
     Raises:
-        DataFormatError: not well-formed XML (with line and column), not an SVG, bad element.
+        DataFormatError: not well-formed XML (with line and column), not an SVG, bad element
+            (malformed, overflowing, over the element's point limit, nested too deeply), or a
+            drawing over the file's point limit (naming the element where it was reached).
     """
-    if tolerance <= 0:
-        raise ValueError(f"tolerance must be > 0, got {tolerance}")
     name = str(source) if isinstance(source, Path) else "<svg text>"
     ctx = ctx or ReadContext(name)
+    try:
+        sketch = _svg_to_sketch(source, tolerance, label, ctx, max_points, max_element_points)
+    except _FileTooLarge as exc:
+        where, msg = exc.args
+        raise ctx.error(where, msg) from None
+    return sketch
+
+
+def _svg_to_sketch(source: str | bytes | Path, tolerance: float, label: str | None, ctx: ReadContext,
+                   max_points: int | None, max_element_points: int | None) -> Sketch:
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
+    budget = _Budget(limit("max_element_points", max_element_points), limit("max_points", max_points))
+    name = ctx.path
     try:
         if isinstance(source, Path):
             root = ET.parse(source).getroot()
@@ -445,44 +546,60 @@ def svg_to_sketch(source: str | bytes | Path, *, tolerance: float = DEFAULT_TOLE
     strokes: list[np.ndarray] = []
     ids: list[str] = []
     dots = 0
-    counter = [0]
+    counter = 0
+    # Depth-first in document order with an explicit stack (no recursion: nesting depth is the
+    # file's choice). Each entry: (children iterator, matrix, inherited style, depth).
+    stack: list[tuple[Iterator[ET.Element], np.ndarray, dict[str, str], int]] = [(iter(root), np.eye(3), {}, 1)]
+    while stack:
+        children, m, inherited, depth = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        if not isinstance(child.tag, str):
+            continue  # comments, processing instructions
+        tag = _local(child.tag)
+        if tag in _SKIP_TAGS:
+            continue
+        style = _style(child)
+        if style.get("display") == "none":
+            continue
+        merged = {**inherited, **{k: style[k] for k in _INHERITED if k in style}}
+        counter += 1
+        where = f"<{tag}> element {counter}" + (f" (id={child.attrib['id']})" if "id" in child.attrib else "")
+        try:
+            own = parse_transform(child.attrib.get("transform"))
+            if tag == "svg":
+                own = own @ _translate(_length(child.attrib.get("x")), _length(child.attrib.get("y")))
+            with np.errstate(over="ignore", invalid="ignore"):
+                mm = m @ own
+            if not np.all(np.isfinite(mm)):
+                raise ValueError("transform overflows when composed with its parents' (not finite)")
+        except (ValueError, ArithmeticError) as exc:
+            ctx.bad(where, str(exc))
+            continue
+        if tag in ("g", "svg", "a", "switch"):
+            if depth >= MAX_DEPTH:
+                ctx.bad(where, f"groups nested deeper than {MAX_DEPTH} levels")
+                continue
+            stack.append((iter(child), mm, merged, depth + 1))
+            continue
+        budget.start_element()
+        used = budget.file
+        try:
+            with np.errstate(all="ignore"):  # overflow is detected (and reported) on the results
+                got, is_dot = _element_strokes(tag, child, merged, mm, tolerance, budget)
+        except (ValueError, ArithmeticError) as exc:
+            budget.file = used  # a skipped element's points are not kept
+            ctx.bad(where, str(exc))
+            continue
+        except _FileTooLarge as exc:
+            raise _FileTooLarge(where, str(exc)) from None
+        for st in got:
+            strokes.append(st)
+            ids.append(child.attrib.get("id", ""))
+            dots += int(is_dot)
 
-    def walk(el: ET.Element, m: np.ndarray, inherited: dict[str, str]) -> None:
-        nonlocal dots
-        for child in el:
-            if not isinstance(child.tag, str):
-                continue  # comments, processing instructions
-            tag = _local(child.tag)
-            if tag in _SKIP_TAGS:
-                continue
-            style = _style(child)
-            if style.get("display") == "none":
-                continue
-            merged = {**inherited, **{k: style[k] for k in _INHERITED if k in style}}
-            counter[0] += 1
-            where = f"<{tag}> element {counter[0]}" + (f" (id={child.attrib['id']})" if "id" in child.attrib else "")
-            try:
-                own = parse_transform(child.attrib.get("transform"))
-                if tag == "svg":
-                    own = own @ _translate(_length(child.attrib.get("x")), _length(child.attrib.get("y")))
-            except ValueError as exc:
-                ctx.bad(where, str(exc))
-                continue
-            mm = m @ own
-            if tag in ("g", "svg", "a", "switch"):
-                walk(child, mm, merged)
-                continue
-            try:
-                got, is_dot = _element_strokes(tag, child, merged, mm, tolerance)
-            except ValueError as exc:
-                ctx.bad(where, str(exc))
-                continue
-            for s in got:
-                strokes.append(s)
-                ids.append(child.attrib.get("id", ""))
-                dots += int(is_dot)
-
-    walk(root, np.eye(3), {})
     meta: dict[str, Any] = {"source": name}
     if any(ids):
         meta["ids"] = ids
@@ -492,10 +609,20 @@ def svg_to_sketch(source: str | bytes | Path, *, tolerance: float = DEFAULT_TOLE
 
 
 def read_svg(path: str | Path, ctx: ReadContext | None = None, *, tolerance: float = DEFAULT_TOLERANCE,
-             label: str | None = None, **_: Any) -> Iterator[Sketch]:
-    """Read one SVG file as one Sketch (see :func:`svg_to_sketch`)."""
+             label: str | None = None, max_points: int | None = None, max_element_points: int | None = None,
+             **_: Any) -> Iterator[Sketch]:
+    """Read one SVG file as one Sketch (see :func:`svg_to_sketch`).
+
+    With ``on_error="skip"``, a file over its point limit is skipped as a whole (it is one record).
+    """
     path = Path(path)
-    yield svg_to_sketch(path, tolerance=tolerance, label=label, ctx=ctx or ReadContext(path))
+    ctx = ctx or ReadContext(path)
+    try:
+        sketch = _svg_to_sketch(path, tolerance, label, ctx, max_points, max_element_points)
+    except _FileTooLarge as exc:
+        ctx.bad(*exc.args)
+        return
+    yield sketch
 
 
 def _sniff(path: Path, head: bytes) -> bool:
@@ -509,6 +636,6 @@ register_format(Format(
     extensions=(".svg",),
     reader=read_svg,
     sniff=_sniff,
-    options=("tolerance", "label"),
+    options=("tolerance", "label", "max_points", "max_element_points"),
 ))
 

@@ -93,18 +93,22 @@ def decode_pen_sequence(seq: np.ndarray) -> list[np.ndarray]:
     return strokes
 
 
-def _labels(path: Path, keys: list[str]) -> np.ndarray | None:
+def _labels(path: Path, keys: list[str], max_bytes: int | None = None) -> np.ndarray | None:
     if "labels" in keys:
-        (_, lab), = list(load_npz(path, ["labels"]))
+        (_, lab), = list(load_npz(path, ["labels"], max_bytes=max_bytes))
         return lab.reshape(-1)
     if "labels_onehot" in keys:
-        (_, oh), = list(load_npz(path, ["labels_onehot"]))
+        (_, oh), = list(load_npz(path, ["labels_onehot"], max_bytes=max_bytes))
         return oh.argmax(axis=1)
     return None
 
 
-def read_vectormnist_npz(path: str | Path, ctx: ReadContext | None = None, **_: Any) -> Iterator[Sketch]:
+def read_vectormnist_npz(path: str | Path, ctx: ReadContext | None = None, *,
+                         max_array_bytes: int | None = None, **_: Any) -> Iterator[Sketch]:
     """Read MNIST pen-stroke sequences (``sequences`` ``(N, L, 4)`` + ``labels``) as Sketches.
+
+    ``max_array_bytes`` bounds each member's size as its npy header declares it (default from
+    :mod:`sketchkit.data.limits`, ``SKETCHKIT_MAX_ARRAY_BYTES``); larger members are refused unread.
 
     Yields:
         Sketch in MNIST pixel coordinates, ``label`` the digit as a string, ``meta`` ``source``,
@@ -118,20 +122,20 @@ def read_vectormnist_npz(path: str | Path, ctx: ReadContext | None = None, **_: 
     keys = npz_keys(path)
     if "sequences" not in keys:
         raise DataFormatError(f"{path}: expected key 'sequences' (keys: {', '.join(keys)})")
-    (_, seqs), = list(load_npz(path, ["sequences"]))
+    (_, seqs), = list(load_npz(path, ["sequences"], max_bytes=max_array_bytes))
     if seqs.ndim != 3 or seqs.shape[2] != 4 or seqs.dtype.kind not in "iuf":
         raise DataFormatError(f"{path}: key 'sequences': expected (N, L, 4) numbers, got {seqs.dtype} {seqs.shape}")
-    labels = _labels(path, keys)
+    labels = _labels(path, keys, max_array_bytes)
     if labels is not None and labels.shape[0] != seqs.shape[0]:
         raise DataFormatError(f"{path}: {labels.shape[0]} labels for {seqs.shape[0]} sequences")
     for i in range(seqs.shape[0]):
         try:
-            strokes = decode_pen_sequence(seqs[i])
+            sketch = Sketch(decode_pen_sequence(seqs[i]), label=None if labels is None else str(int(labels[i])),
+                            meta={"source": str(path), "index": i})
         except ValueError as exc:
             ctx.bad(f"sequence {i}", str(exc))
             continue
-        yield Sketch(strokes, label=None if labels is None else str(int(labels[i])),
-                     meta={"source": str(path), "index": i})
+        yield sketch
 
 
 def sample_to_sketch(sample: Any, *, label: str | None = None) -> Sketch:
@@ -243,6 +247,7 @@ register_format(Format(
     extensions=(".npz",),
     reader=read_vectormnist_npz,
     sniff=_sniff_npz,
+    options=("max_array_bytes",),
 ))
 
 register_format(Format(

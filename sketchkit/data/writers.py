@@ -11,48 +11,31 @@ an interrupted conversion never leaves a half-written file. ndjson is written as
 * npz: sketch-rnn layout, keys ``train``/``valid``/``test`` (from ``meta["split"]``, default
   ``train``; empty splits are written as empty arrays), each an object array of ``(n, 3)``
   stroke-3 arrays (``int16`` when every value is an integer in range, else ``float32``).
+  A sketch whose offsets do not fit float32 (or overflow) is refused, naming it: the file would
+  hold ``inf`` and could not be read back.
   Labels are not stored (the file name is the category).
 * svg: one file per sketch via :func:`sketchkit.render.to_svg`, named ``{index:05d}_{label}.svg``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 
+from sketchkit._io import atomic_open
 from sketchkit._io import write_atomic as atomic_write_bytes
 from sketchkit.sketch import Sketch
 
 __all__ = ["write_ndjson", "write_npz", "write_svgs", "sketch_to_record", "OUTPUT_KINDS", "write"]
 
 _META_KEYS = ("key_id", "countrycode", "timestamp", "recognized")
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success fsync and rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _numbers(a: np.ndarray) -> list[int | float]:
@@ -88,13 +71,39 @@ def write_ndjson(sketches: Iterable[Sketch], path: str | os.PathLike) -> int:
     return n
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _stroke3_array(sketch: Sketch) -> np.ndarray:
+    """The sketch as stroke-3 in the smallest type that holds it exactly enough: int16, else float32.
+
+    Raises:
+        ValueError: offsets that float32 cannot hold (or that overflow float64), which would be
+            written as ``inf`` and make the file unreadable.
+    """
     from sketchkit.convert import sketch_to_stroke3
 
-    s3 = sketch_to_stroke3(sketch)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s3 = sketch_to_stroke3(sketch)
+    if not np.all(np.isfinite(s3)):
+        raise ValueError("offsets between points overflow (coordinates too large for stroke-3)")
     if np.all(s3 == np.round(s3)) and np.all(np.abs(s3) <= 32767):
         return s3.astype(np.int16)
+    big = float(np.max(np.abs(s3[:, :2]))) if s3.shape[0] else 0.0
+    if big > _F32_MAX:
+        raise ValueError(f"an offset of {big:.3g} does not fit the npz's float32 (max {_F32_MAX:.3g}); "
+                         "normalise the sketches first")
     return s3.astype(np.float32)
+
+
+def _check_extent(sketch: Sketch) -> None:
+    """Refuse coordinates whose extent overflows (a renderer would divide by inf)."""
+    if sketch.num_points:
+        x0, y0, x1, y1 = sketch.bounds()
+        with np.errstate(over="ignore"):
+            span = np.array([x1 - x0, y1 - y0])
+        if not np.all(np.isfinite(span)):
+            raise ValueError("coordinates too far apart to draw (their extent overflows)")
 
 
 def write_npz(sketches: Iterable[Sketch], path: str | os.PathLike) -> int:
@@ -104,7 +113,11 @@ def write_npz(sketches: Iterable[Sketch], path: str | os.PathLike) -> int:
     n = 0
     for sk in sketches:
         split = sk.meta.get("split", "train")
-        splits[split if split in splits else "train"].append(_stroke3_array(sk))
+        try:
+            arr = _stroke3_array(sk)
+        except ValueError as exc:
+            raise ValueError(f"{path}: sketch {n}: {exc}") from None
+        splits[split if split in splits else "train"].append(arr)
         labels.add(sk.label)
         n += 1
     if len(labels) > 1:
@@ -137,6 +150,10 @@ def write_svgs(sketches: Iterable[Sketch], folder: str | os.PathLike, *, size: i
     n = 0
     for i, sk in enumerate(sketches):
         name = f"{i:05d}" + (f"_{_safe_name(sk.label)}" if sk.label else "") + ".svg"
+        try:
+            _check_extent(sk)
+        except ValueError as exc:
+            raise ValueError(f"{folder / name}: sketch {i}: {exc}") from None
         to_svg(sk, folder / name, size=size, stroke_width=stroke_width)
         n += 1
     return n
@@ -182,6 +199,10 @@ def write(sketches: Iterable[Sketch], out: str | os.PathLike, *, kind: str | Non
                 raise ValueError(f"{out}: an .svg file holds one sketch; give a folder to write one SVG per sketch")
         if not items:
             raise ValueError(f"{out}: no sketch to write")
+        try:
+            _check_extent(items[0])
+        except ValueError as exc:
+            raise ValueError(f"{out}: {exc}") from None
         from sketchkit.render import to_svg
 
         to_svg(items[0], out, **opts)

@@ -22,7 +22,14 @@ Two stages, trained in order by :func:`sketchkit.train.train`:
    the absolute start point by ``start_scale``). A sequence-to-sequence VAE models the token
    sequence: BiLSTM encoder -> latent ``z``; LSTM decoder initialised from ``tanh(Linear(z))``;
    a diagonal Gaussian mixture over each token plus a stop bit. The KL term is annealed with the
-   training step and floored (sketch-rnn style).
+   training step and floored (sketch-rnn style). ``latent_dim = 0`` drops the encoder and the
+   latent: the decoder alone models the sequence (sketch-rnn's "unconditional decoder"), which
+   has no prior to mismatch when sampling.
+
+Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
+it from the training sketches' labels if ``conditional``), a learned class embedding joins the
+encoder's summary, the decoder's initial state and every decoder input, and ``sample`` takes a
+``label``. ``model.labels`` lists the class names (empty for an unconditional model).
 
 Coordinates: samples come out in the normalised sketch frame (the sketch's bounding box centred
 at the origin, its larger side spanning ``[-1, 1]``, y down). :meth:`BezierSketchModel.complete`
@@ -43,6 +50,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from sketchkit.geometry import bezier_torch
 from sketchkit.geometry.polyline import rdp_indices, resample
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
+from sketchkit.models.base import NumberRange, check_sample_args
 from sketchkit.models.layers import MixtureDensityHead, MixtureParams
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -54,6 +62,8 @@ class BezierSketchConfig(ModelConfig):
     """Hyper-parameters and data constants of a BézierSketch model (saved in ``config.json``)."""
 
     family: ClassVar[str] = "bezier"
+    # latent_dim = 0 is allowed here: a decoder-only generator (overrides the generic ">= 1" rule)
+    field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0)}
 
     # --- stroke embedder -------------------------------------------------------------------
     min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
@@ -68,8 +78,10 @@ class BezierSketchConfig(ModelConfig):
     degree_threshold: float = 5e-4  # multi-degree: lowest degree whose mean squared error (stroke units) is below this
     refine_steps: int = 1  # inference: 1 = least-squares control points for the predicted t; each extra round = one joint LM step
     refine_ridge: float = 1e-5  # ridge pulling refined control points to the network's (keeps few-point strokes sane)
-    split_angle: float = 0.0  # degrees; split strokes at corners turning more than this (0 = never split)
+    split_angle: float = 60.0  # degrees; split strokes at corners turning more than this (0 = never split)
     split_epsilon: float = 0.03  # RDP tolerance (fraction of the stroke's extent) used to find corners
+    split_turn: float = 120.0  # degrees; also cut where the turning since the last cut would exceed this (0 = never)
+    join_pieces: bool = True  # generator: pieces of one stroke stay one stroke (a "next token continues" bit)
     embed_rotate: bool = True  # training: rotate each stroke by a random angle (the fit is rotation-equivariant)
 
     # --- generator ---------------------------------------------------------------------------
@@ -77,7 +89,7 @@ class BezierSketchConfig(ModelConfig):
     dec_hidden: int = 256  # decoder LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
     latent_dim: int = 128  # VAE latent (public 512; ours smaller for CPU and small data)
     num_mixtures: int = 8  # Gaussian components per token (public 3; more captures control-point correlations)
-    max_strokes: int = 24  # longest token sequence (training truncates, sampling stops here)
+    max_strokes: int = 40  # longest token sequence, in pieces (training truncates, sampling stops here)
     sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
     kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)
     kl_floor: float = 0.2  # KL per latent dimension below this is not penalised (sketch-rnn kl_tolerance: 0.2)
@@ -86,6 +98,10 @@ class BezierSketchConfig(ModelConfig):
     offset_scale: float = 0.1  # control-point offsets (unit-box units) are divided by this in tokens
     start_scale: float = 0.5  # absolute stroke start points (unit-box units) are divided by this in tokens
     dropout: float = 0.0  # dropout on decoder outputs (0: data is small, runs are short)
+    # --- conditioning -------------------------------------------------------------------------
+    conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
+    labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
+    class_dim: int = 32  # size of the learned class embedding
 
 
 @dataclass
@@ -111,23 +127,31 @@ class EmbeddedStrokes:
 # numpy helpers (stroke preparation)
 # ----------------------------------------------------------------------------------------------
 
-def _split_at_corners(points: np.ndarray, angle_deg: float, epsilon_frac: float) -> list[np.ndarray]:
-    """Split a stroke where its RDP-simplified polyline turns by more than ``angle_deg``."""
-    if angle_deg <= 0 or points.shape[0] < 3:
+def _split_at_corners(points: np.ndarray, angle_deg: float, epsilon_frac: float,
+                      turn_deg: float = 0.0) -> list[np.ndarray]:
+    """Split a stroke where its RDP-simplified polyline turns by more than ``angle_deg`` at one
+    vertex, and (``turn_deg > 0``) wherever the turning accumulated since the last cut would pass
+    ``turn_deg`` (a circle becomes a few gentle arcs, which low-degree curves fit with tame
+    control points)."""
+    if (angle_deg <= 0 and turn_deg <= 0) or points.shape[0] < 3:
         return [points]
     extent = float(np.max(points.max(0) - points.min(0)))
     if extent <= 0:
         return [points]
     idx = rdp_indices(points, epsilon_frac * extent).tolist()
     cuts = []
+    accumulated = 0.0
     for a, b, c in zip(idx[:-2], idx[1:-1], idx[2:]):
         u, v = points[b] - points[a], points[c] - points[b]
         nu, nv = np.hypot(*u), np.hypot(*v)
         if nu == 0 or nv == 0:
             continue
-        cos = float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))
-        if math.degrees(math.acos(cos)) > angle_deg:
+        turn = math.degrees(math.acos(float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))))
+        if (angle_deg > 0 and turn > angle_deg) or (turn_deg > 0 and accumulated + turn > turn_deg):
             cuts.append(b)
+            accumulated = 0.0
+        else:
+            accumulated += turn
     if not cuts:
         return [points]
     bounds = [0, *cuts, points.shape[0] - 1]
@@ -183,15 +207,72 @@ class BezierSketchModel(SketchModel):
         # -- generator
         d = c.max_degree
         self.token_dim = 2 * d + 2 + ((d + 1) if c.rational else 0)
-        self.encoder = nn.LSTM(self.token_dim, c.enc_hidden, batch_first=True, bidirectional=True)
-        self.to_latent = nn.Linear(2 * c.enc_hidden, 2 * c.latent_dim)  # -> (mu, logvar)
-        self.dec_init = nn.Linear(c.latent_dim, 2 * c.dec_hidden)  # -> tanh -> (h0, c0)
-        self.decoder = nn.LSTM(self.token_dim + 1 + c.latent_dim, c.dec_hidden, batch_first=True)
+        # A sequence step is the token plus, with join_pieces, the bit "the next token continues this stroke".
+        self.seq_dim = self.token_dim + (1 if c.join_pieces else 0)
+        if c.latent_dim < 0 or c.class_dim < 1:
+            raise ValueError(f"need latent_dim >= 0 and class_dim >= 1, got {c.latent_dim}, {c.class_dim}")
+        if len(set(c.labels)) != len(c.labels):
+            raise ValueError(f"labels must be distinct, got {list(c.labels)}")
+        self.num_classes = len(c.labels) if len(c.labels) >= 2 else 0
+        cond = c.class_dim if self.num_classes else 0  # size of the class code fed to the generator
+        self.cond_dim = c.latent_dim + cond  # latent z and class code, concatenated
+        self.class_embed = nn.Embedding(self.num_classes, c.class_dim) if self.num_classes else None
+        if c.latent_dim:
+            self.encoder = nn.LSTM(self.seq_dim, c.enc_hidden, batch_first=True, bidirectional=True)
+            self.to_latent = nn.Linear(2 * c.enc_hidden + cond, 2 * c.latent_dim)  # -> (mu, logvar)
+        else:
+            self.encoder = self.to_latent = None
+        # -> tanh -> (h0, c0); without any condition the initial state is learned directly
+        self.dec_init = nn.Linear(self.cond_dim, 2 * c.dec_hidden) if self.cond_dim else None
+        self.dec_init_state = None if self.cond_dim else nn.Parameter(torch.zeros(2 * c.dec_hidden))
+        self.decoder = nn.LSTM(self.seq_dim + 1 + self.cond_dim, c.dec_hidden, batch_first=True)
         self.dec_dropout = nn.Dropout(c.dropout)
-        self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=1,
+        self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=2 if c.join_pieces else 1,
                                        sigma_min=c.sigma_min)
         self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
         self._embed_version = 0
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names this model is conditioned on (index = class id); empty when unconditional."""
+        return tuple(self.config.labels) if self.num_classes else ()
+
+    def class_index(self, label: str | int) -> int:
+        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
+
+        Raises:
+            ValueError: the model is unconditional, or the label is unknown (the message lists
+                the known classes).
+        """
+        if not self.num_classes:
+            raise ValueError("this model is unconditional (trained without class labels); omit label=")
+        names = self.labels
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+            if 0 <= int(label) < len(names):
+                return int(label)
+            raise ValueError(f"class index {label} out of range 0..{len(names) - 1}")
+        key = str(label).strip().replace(" ", "_")
+        for i, name in enumerate(names):
+            if name == str(label) or name.replace(" ", "_") == key:
+                return i
+        raise ValueError(f"unknown class {label!r}; known classes: {', '.join(names)}")
+
+    def _class_ids(self, labels: Sequence[Any]) -> torch.Tensor | None:
+        """``(B,)`` class ids for per-sketch labels (``None`` for an unconditional model)."""
+        if not self.num_classes:
+            return None
+        return torch.tensor([self.class_index(x) for x in labels], dtype=torch.long)
+
+    def _condition(self, z: torch.Tensor | None, classes: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Generator condition ``(B, cond_dim)``: latent ``z`` and class embedding, concatenated."""
+        parts = []
+        if self.config.latent_dim:
+            parts.append(z)
+        if self.num_classes:
+            parts.append(self.class_embed(classes.to(self.device)))
+        if not parts:
+            return torch.zeros(batch, 0, device=self.device)
+        return torch.cat(parts, -1)
 
     # ---------------------------------------------------------------- parameters per stage
     def _embedder_modules(self) -> list[nn.Module]:
@@ -205,8 +286,9 @@ class BezierSketchModel(SketchModel):
         if stage == "embedder":
             return [p for m in self._embedder_modules() for p in m.parameters()]
         if stage == "generator":
-            mods = [self.encoder, self.to_latent, self.dec_init, self.decoder, self.head]
-            return [p for m in mods for p in m.parameters()]
+            mods = [self.encoder, self.to_latent, self.dec_init, self.decoder, self.head, self.class_embed]
+            params = [p for m in mods if m is not None for p in m.parameters()]
+            return params + ([self.dec_init_state] if self.dec_init_state is not None else [])
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     # ---------------------------------------------------------------- stroke preparation
@@ -238,7 +320,8 @@ class BezierSketchModel(SketchModel):
         return pts, lengths, np.asarray(origins, dtype=np.float64).reshape(-1, 2), np.asarray(scales)
 
     def _split(self, stroke: np.ndarray) -> list[np.ndarray]:
-        return _split_at_corners(stroke, self.config.split_angle, self.config.split_epsilon)
+        c = self.config
+        return _split_at_corners(stroke, c.split_angle, c.split_epsilon, c.split_turn)
 
     # ---------------------------------------------------------------- embedder forward
     def _embed_raw(self, pts: torch.Tensor, lengths: torch.Tensor) -> dict[str, Any]:
@@ -541,13 +624,15 @@ class BezierSketchModel(SketchModel):
 
         Returns:
             ``BezierSketch`` with one curve per stroke (after corner splitting when
-            ``config.split_angle > 0``); ``meta["mse"]`` holds each curve's mean squared error in
-            stroke-normalised units.
+            ``config.split_angle > 0`` or ``split_turn > 0``); ``meta["mse"]`` holds each curve's
+            mean squared error in stroke-normalised units, ``meta["stroke_ids"]`` the input stroke
+            each curve came from.
         """
         if degree is not None and degree not in self.degrees:
             raise ValueError(f"degree must be one of {self.degrees}, got {degree}")
         label = strokes.label if isinstance(strokes, Sketch) else None
-        pieces = [p for s in _as_stroke_list(strokes) for p in self._split(s)]
+        owned = [(p, k) for k, s in enumerate(_as_stroke_list(strokes)) for p in self._split(s)]
+        pieces = [p for p, _ in owned]
         if not pieces:
             return BezierSketch([], label=label)
         pts, lengths, origins, scales = self._prepare_strokes(pieces)
@@ -561,46 +646,51 @@ class BezierSketchModel(SketchModel):
             if self.config.rational:
                 weights.append(emb.weights[d][i].double().numpy())
         return BezierSketch(curves, weights=weights if self.config.rational else None, label=label,
-                            meta={"mse": errs})
+                            meta={"mse": errs, "stroke_ids": [k for _, k in owned]})
 
     # ---------------------------------------------------------------- tokens
     def _sketch_tokens(self, sketches: Sequence[Sketch]) -> list[np.ndarray]:
-        """Token sequence ``(S_i, token_dim)`` per sketch (cached while the embedder is unchanged)."""
-        c, d = self.config, self.config.max_degree
+        """Token sequence ``(S_i, token_dim)`` per sketch (cached while the embedder is unchanged).
+
+        Each sketch is embedded on its own, never batched with others: float results of a batched
+        kernel can depend on what else is in the batch (~1e-8), and tokens must not depend on
+        which batch first asked for them, or a resumed run would not repeat an uninterrupted one.
+        """
         todo = [k for k, s in enumerate(sketches)
                 if (hit := self._token_cache.get(id(s))) is None or hit[0] is not s or hit[1] != self._embed_version]
         if todo:
-            pieces, owner = [], []
-            for k in todo:
-                sk = sketches[k]
-                strokes = [p for s in sk.strokes for p in self._split(s)][: c.max_strokes]
-                centre, half = _unit_box(sk.points()) if sk.num_points else (np.zeros(2), 1.0)
-                for p in strokes:
-                    pieces.append((p - centre) / half)
-                    owner.append(k)
-            per = {k: [] for k in todo}
-            if pieces:
-                pts, lengths, origins, scales = self._prepare_strokes(pieces)
-                emb = self.embed_batch(torch.from_numpy(pts), torch.from_numpy(lengths), degrees=[d])
-                cp = emb.control_points[d].double().numpy()  # (P, d + 1, 2) in stroke units
-                cp = cp * scales[:, None, None] + origins[:, None, :]  # unit-box units
-                dp = np.diff(cp, axis=1).reshape(len(pieces), -1) / c.offset_scale  # (P, 2d)
-                start = cp[:, 0] / c.start_scale  # (P, 2)
-                tok = [dp, start]
-                if c.rational:
-                    tok.append(np.log(emb.weights[d].double().numpy()))
-                tok = np.concatenate(tok, axis=1).astype(np.float32)
-                for j, k in enumerate(owner):
-                    per[k].append(tok[j])
             if len(self._token_cache) > 200_000:
                 self._token_cache.clear()
             for k in todo:
-                arr = np.stack(per[k]) if per[k] else np.zeros((0, self.token_dim), dtype=np.float32)
-                self._token_cache[id(sketches[k])] = (sketches[k], self._embed_version, arr)
+                self._token_cache[id(sketches[k])] = (sketches[k], self._embed_version,
+                                                      self._tokens_of(sketches[k]))
         return [self._token_cache[id(s)][2] for s in sketches]
 
+    def _tokens_of(self, sk: Sketch) -> np.ndarray:
+        """Tokens ``(S, token_dim)`` of one sketch in its unit box (first ``max_strokes`` strokes)."""
+        c, d = self.config, self.config.max_degree
+        owned = [(p, k) for k, s in enumerate(sk.strokes) for p in self._split(s)][: c.max_strokes]
+        if not owned:
+            return np.zeros((0, self.seq_dim), dtype=np.float32)
+        pieces = [p for p, _ in owned]
+        centre, half = _unit_box(sk.points())
+        pieces = [(p - centre) / half for p in pieces]
+        pts, lengths, origins, scales = self._prepare_strokes(pieces)
+        emb = self.embed_batch(torch.from_numpy(pts), torch.from_numpy(lengths), degrees=[d])
+        cp = emb.control_points[d].double().numpy()  # (P, d + 1, 2) in stroke units
+        cp = cp * scales[:, None, None] + origins[:, None, :]  # unit-box units
+        dp = np.diff(cp, axis=1).reshape(len(pieces), -1) / c.offset_scale  # (P, 2d)
+        start = cp[:, 0] / c.start_scale  # (P, 2)
+        tok = [dp, start]
+        if c.rational:
+            tok.append(np.log(emb.weights[d].double().numpy()))
+        if c.join_pieces:
+            owner = np.array([k for _, k in owned])
+            tok.append(np.append(owner[1:] == owner[:-1], False).astype(np.float64)[:, None])
+        return np.concatenate(tok, axis=1).astype(np.float32)
+
     def _tokens_to_curves(self, tokens: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-        """``(S, token_dim)`` tokens -> control points ``(d + 1, 2)`` in unit-box units (+ weights)."""
+        """``(S, token_dim or seq_dim)`` tokens -> control points ``(d + 1, 2)`` in unit-box units (+ weights)."""
         c, d = self.config, self.config.max_degree
         tokens = np.asarray(tokens, dtype=np.float64)
         curves, weights = [], ([] if c.rational else None)
@@ -609,12 +699,12 @@ class BezierSketchModel(SketchModel):
             start = tok[2 * d: 2 * d + 2] * c.start_scale
             curves.append(np.concatenate([start[None], start + np.cumsum(dp, axis=0)], axis=0))
             if weights is not None:
-                weights.append(np.exp(np.clip(tok[2 * d + 2:], -10, 10)))
+                weights.append(np.exp(np.clip(tok[2 * d + 2:self.token_dim], -10, 10)))
         return curves, weights
 
     def _pad_tokens(self, seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max([len(s) for s in seqs] + [1])
-        out = torch.zeros(len(seqs), length, self.token_dim)
+        out = torch.zeros(len(seqs), length, self.seq_dim)
         lengths = torch.zeros(len(seqs), dtype=torch.long)
         for i, s in enumerate(seqs):
             if len(s):
@@ -625,8 +715,15 @@ class BezierSketchModel(SketchModel):
     # ---------------------------------------------------------------- collate / loss
     @classmethod
     def config_for_data(cls, config: BezierSketchConfig, sketches: Sequence[Sketch]) -> BezierSketchConfig:
-        """Token scales from the training data (see :func:`estimate_token_scales`)."""
-        return estimate_token_scales(sketches, config)
+        """Token scales from the training data (see :func:`estimate_token_scales`) and, for a
+        ``conditional`` config without ``labels``, the sorted class names of the training sketches
+        (only when there are two or more; otherwise the model stays unconditional)."""
+        config = estimate_token_scales(sketches, config)
+        if config.conditional and not config.labels:
+            names = sorted({str(s.label) for s in sketches if s.label is not None})
+            if len(names) >= 2:
+                config = config.replace(labels=tuple(names))
+        return config
 
     def collate(self, sketches: Sequence[Sketch], *, stage: str = "embedder",
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -650,17 +747,21 @@ class BezierSketchModel(SketchModel):
                 pts_t = pts_t @ rot
             return {"points": pts_t, "lengths": torch.from_numpy(lengths)}
         if stage == "generator":
-            seqs = [s for s in self._sketch_tokens(sketches) if len(s)]
-            if not seqs:
+            keep = [(sk, s) for sk, s in zip(sketches, self._sketch_tokens(sketches)) if len(s)]
+            if not keep:
                 raise ValueError("collate: no sketch in the batch has strokes")
+            seqs = [s for _, s in keep]
             tokens, lengths = self._pad_tokens(seqs)
+            extra = {}
+            if self.num_classes:
+                extra["classes"] = self._class_ids([sk.label for sk, _ in keep])
             if self.config.random_scale > 0:
                 rs = self.config.random_scale
                 sxy = 1.0 + (torch.rand(len(seqs), 1, 2, generator=generator) * 2 - 1) * rs  # (B, 1, 2)
                 d = self.config.max_degree
-                mult = torch.cat([sxy.repeat(1, 1, d + 1), torch.ones(len(seqs), 1, self.token_dim - 2 * d - 2)], -1)
+                mult = torch.cat([sxy.repeat(1, 1, d + 1), torch.ones(len(seqs), 1, self.seq_dim - 2 * d - 2)], -1)
                 tokens = tokens * mult
-            return {"tokens": tokens, "lengths": lengths}
+            return {"tokens": tokens, "lengths": lengths, **extra}
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     def loss(self, batch: dict[str, torch.Tensor], *, step: int = 0, stage: str = "embedder") -> dict[str, torch.Tensor]:
@@ -681,27 +782,39 @@ class BezierSketchModel(SketchModel):
                 out[f"mse_d{d}"] = m.detach()
             return out
         if stage == "generator":
-            return self._generator_loss(batch["tokens"].to(self.device), batch["lengths"].to(self.device), step)
+            return self._generator_loss(batch["tokens"].to(self.device), batch["lengths"].to(self.device), step,
+                                        batch.get("classes"))
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     # ---------------------------------------------------------------- generator pieces
-    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token sequences ``(B, L, token_dim)`` -> posterior ``(mu, logvar)``, each ``(B, latent_dim)``."""
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor,
+               classes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token sequences ``(B, L, token_dim)`` (and class ids ``(B,)`` for a conditional model)
+        -> posterior ``(mu, logvar)``, each ``(B, latent_dim)``."""
+        if self.encoder is None:
+            raise ValueError("this model has no encoder (latent_dim = 0: a decoder-only generator)")
         packed = pack_padded_sequence(tokens, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.encoder(packed)
-        mu, logvar = self.to_latent(torch.cat([h[-2], h[-1]], -1)).chunk(2, dim=-1)
+        summary = torch.cat([h[-2], h[-1]], -1)  # (B, 2 * enc_hidden)
+        if self.num_classes:
+            summary = torch.cat([summary, self.class_embed(classes.to(summary.device))], -1)
+        mu, logvar = self.to_latent(summary).chunk(2, dim=-1)
         return mu, logvar.clamp(-10.0, 10.0)
 
-    def _decoder_inputs(self, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing inputs ``(B, L, token_dim + 1 + latent)``: previous token, start flag, z."""
+    def _decoder_inputs(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing inputs ``(B, L, token_dim + 1 + cond_dim)``: previous token, start flag, condition."""
         B, L, _ = tokens.shape
-        prev = torch.cat([tokens.new_zeros(B, 1, self.token_dim), tokens[:, :-1]], 1)
+        prev = torch.cat([tokens.new_zeros(B, 1, self.seq_dim), tokens[:, :-1]], 1)
         flag = tokens.new_zeros(B, L, 1)
         flag[:, 0] = 1.0
-        return torch.cat([prev, flag, z[:, None, :].expand(B, L, z.shape[-1])], -1)
+        return torch.cat([prev, flag, cond[:, None, :].expand(B, L, cond.shape[-1])], -1)
 
-    def _init_state(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h0, c0 = torch.tanh(self.dec_init(z)).chunk(2, dim=-1)
+    def _init_state(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.dec_init is None:
+            hc = torch.tanh(self.dec_init_state).expand(cond.shape[0], -1)
+        else:
+            hc = torch.tanh(self.dec_init(cond))
+        h0, c0 = hc.chunk(2, dim=-1)
         return h0[None].contiguous(), c0[None].contiguous()
 
     def kl_weight_at(self, step: int) -> float:
@@ -710,34 +823,48 @@ class BezierSketchModel(SketchModel):
             return self.config.kl_weight
         return self.config.kl_weight * min(1.0, step / self.config.kl_anneal_steps)
 
-    def _generator_loss(self, tokens: torch.Tensor, lengths: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+    def _generator_loss(self, tokens: torch.Tensor, lengths: torch.Tensor, step: int,
+                        classes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         B, L, _ = tokens.shape
-        mu, logvar = self.encode(tokens, lengths)
-        eps = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        out, _ = self.decoder(self._decoder_inputs(tokens, z), self._init_state(z))  # (B, L, H)
+        if self.num_classes and classes is None:
+            raise ValueError("a conditional model needs 'classes' in the batch")
+        if self.config.latent_dim:
+            mu, logvar = self.encode(tokens, lengths, classes)
+            eps = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        else:
+            z = mu = logvar = tokens.new_zeros(B, 0)
+        cond = self._condition(z, classes, B)
+        out, _ = self.decoder(self._decoder_inputs(tokens, cond), self._init_state(cond))  # (B, L, H)
         params = self.head(self.dec_dropout(out))
         mask = (torch.arange(L, device=tokens.device)[None] < lengths[:, None]).to(tokens.dtype)  # (B, L)
-        nll = -(MixtureDensityHead.log_prob(params, tokens) * mask).sum() / mask.sum()
+        nll = -(MixtureDensityHead.log_prob(params, tokens[..., :self.token_dim]) * mask).sum() / mask.sum()
         stop_target = (torch.arange(L, device=tokens.device)[None] == (lengths[:, None] - 1)).to(tokens.dtype)
         bce = nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], stop_target, reduction="none")
         stop = (bce * mask).sum() / mask.sum()
+        if self.config.join_pieces:  # "the next token continues this stroke", wherever a next token exists
+            inner = mask * (1.0 - stop_target)
+            bce = nn.functional.binary_cross_entropy_with_logits(params.bits[..., 1], tokens[..., -1], reduction="none")
+            stop = stop + (bce * inner).sum() / inner.sum().clamp_min(1.0)
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)).mean()
         w = self.kl_weight_at(step)
         # As in sketch-rnn: the penalty is on the KL averaged over latent dimensions, floored, so
         # it is on the scale of the per-token NLL and the latent keeps information.
-        loss = nll + stop + w * torch.clamp(kl / self.config.latent_dim, min=self.config.kl_floor)
+        loss = nll + stop
+        if self.config.latent_dim:
+            loss = loss + w * torch.clamp(kl / self.config.latent_dim, min=self.config.kl_floor)
         return {"loss": loss, "nll": nll.detach(), "stop": stop.detach(), "kl": kl.detach(),
                 "kl_weight": torch.tensor(w)}
 
     def _decode(self, z: torch.Tensor, *, generator: torch.Generator | None, temperature: float,
                 prefix: torch.Tensor | None = None, max_strokes: int | None = None) -> list[np.ndarray]:
-        """Autoregressive decoding from latents ``(B, latent)``; ``prefix`` ``(B, P, token_dim)`` is
-        teacher-forced first (its tokens are part of the output). Temperature 0 is greedy."""
+        """Autoregressive decoding from conditions ``z`` ``(B, cond_dim)`` (see :meth:`_condition`);
+        ``prefix`` ``(B, P, token_dim)`` is teacher-forced first (its tokens are part of the
+        output). Temperature 0 is greedy."""
         B = z.shape[0]
         limit = self.config.max_strokes if max_strokes is None else max_strokes
         state = self._init_state(z)
-        prev = z.new_zeros(B, self.token_dim)
+        prev = z.new_zeros(B, self.seq_dim)
         first = True
         outs: list[list[np.ndarray]] = [[] for _ in range(B)]
         n_prefix = 0 if prefix is None else prefix.shape[1]
@@ -754,11 +881,18 @@ class BezierSketchModel(SketchModel):
             params = self.head(out[:, 0])
             params = MixtureParams(*(x.float().cpu() for x in (params.logits, params.mu, params.log_sigma, params.bits)))
             tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
-            p_stop = torch.sigmoid(params.bits[:, 0] / max(temperature, 1e-6)) if temperature > 0 else None
+            bits = torch.sigmoid(params.bits / max(temperature, 1e-6)) if temperature > 0 else None
             if temperature > 0:
-                stop = torch.rand(B, generator=generator) < p_stop
+                drawn = torch.rand(B, params.bits.shape[-1], generator=generator) < bits
             else:
-                stop = params.bits[:, 0] > 0
+                drawn = params.bits > 0
+            stop = drawn[:, 0]
+            if self.config.join_pieces:
+                prev_cpu = prev.cpu()
+                cont = prev_cpu[:, -1] > 0.5  # this token continues the previous one's stroke
+                tok = tok.clone()
+                tok[cont, 2 * self.config.max_degree:2 * self.config.max_degree + 2] = self._token_end(prev_cpu[cont])
+                tok = torch.cat([tok, (drawn[:, 1] & ~stop).to(tok.dtype)[:, None]], -1)
             for i in range(B):
                 if not done[i]:
                     outs[i].append(tok[i].cpu().numpy())
@@ -766,45 +900,85 @@ class BezierSketchModel(SketchModel):
             prev, first = tok.to(z.device), False
             if bool(done.all()):
                 break
-        return [np.stack(o) if o else np.zeros((0, self.token_dim), np.float32) for o in outs]
+        return [np.stack(o) if o else np.zeros((0, self.seq_dim), np.float32) for o in outs]
+
+    def _token_end(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Curve end points ``(B, 2)`` of tokens ``(B, >= token_dim)``, in the token's start units."""
+        c, d = self.config, self.config.max_degree
+        end = tokens[:, 2 * d:2 * d + 2] * c.start_scale + tokens[:, :2 * d].reshape(-1, d, 2).sum(1) * c.offset_scale
+        return end / c.start_scale
 
     def _to_bezier(self, tokens: np.ndarray, *, label: str | None = None, centre=None, half: float = 1.0,
                    meta: dict | None = None) -> BezierSketch:
         curves, weights = self._tokens_to_curves(tokens)
         if centre is not None:
             curves = [cp * half + centre for cp in curves]
-        return BezierSketch(curves, weights=weights, label=label, meta=dict(meta or {}))
+        meta = dict(meta or {})
+        if self.config.join_pieces and len(tokens):  # stroke of each curve: a new one unless the previous continues
+            cont = np.asarray(tokens)[:-1, -1] > 0.5
+            meta["stroke_ids"] = np.concatenate([[0], np.cumsum(~cont)]).astype(int).tolist()
+        return BezierSketch(curves, weights=weights, label=label, meta=meta)
 
     # ---------------------------------------------------------------- public generation API
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+               label: str | int | Sequence[str | int] | None = None,
                max_strokes: int | None = None) -> list[BezierSketch]:
         """Draw ``n`` new sketches from the prior.
 
         Args:
             n: number of sketches (>= 1).
-            generator: torch generator for ``z`` and every sampling draw (reproducible results).
+            generator: torch generator for ``z``, the classes and every sampling draw.
             temperature: sketch-rnn style; lower is tidier, 0 is greedy.
+            label: conditional models: one class (name or index) for all ``n`` sketches, or a
+                sequence of ``n`` classes; ``None`` draws classes uniformly. Must be ``None`` for
+                an unconditional model.
             max_strokes: cap on strokes per sketch (default ``config.max_strokes``).
 
         Returns:
-            ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame.
-        """
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
-        return [self._to_bezier(t) for t in self._decode(z, generator=generator, temperature=temperature,
-                                                          max_strokes=max_strokes)]
+            ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame, each
+            ``label``-ed with its class name (conditional models).
 
-    def _encode_sketches(self, sketches: Sequence[Sketch]) -> torch.Tensor:
-        seqs = self._sketch_tokens(list(sketches))
+        Raises:
+            ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones), or
+                ``label`` given to an unconditional model.
+        """
+        check_sample_args(n, temperature)
+        classes = self._sample_classes(n, label, generator)
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        cond = self._condition(z, classes, n)
+        names = [None] * n if classes is None else [self.labels[int(i)] for i in classes]
+        return [self._to_bezier(t, label=nm) for t, nm in zip(
+            self._decode(cond, generator=generator, temperature=temperature, max_strokes=max_strokes), names)]
+
+    def _sample_classes(self, n: int, label: Any, generator: torch.Generator | None) -> torch.Tensor | None:
+        if label is None:
+            if not self.num_classes:
+                return None
+            return torch.randint(self.num_classes, (n,), generator=generator)
+        if isinstance(label, (str, int, np.integer)):
+            return torch.full((n,), self.class_index(label), dtype=torch.long)
+        label = list(label)
+        if len(label) != n:
+            raise ValueError(f"label: expected one class or {n} classes, got {len(label)}")
+        return self._class_ids(label)
+
+    def _encode_sketches(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None
+                         ) -> torch.Tensor:
+        """Generator conditions ``(B, cond_dim)`` of sketches: posterior mean and class code.
+
+        A decoder-only model (``latent_dim = 0``) has no latent to infer: its condition is the class alone.
+        """
+        sketches = list(sketches)
+        classes = self._class_ids([s.label for s in sketches])
+        if self.config.latent_dim == 0:
+            return self._condition(None, classes, len(sketches))
+        seqs = self._sketch_tokens(sketches)
         if any(len(s) == 0 for s in seqs):
             raise ValueError("cannot encode a sketch without strokes")
         tokens, lengths = self._pad_tokens(seqs)
-        mu, _ = self.encode(tokens.to(self.device), lengths)
-        return mu
+        mu, _ = self.encode(tokens.to(self.device), lengths, classes)
+        return self._condition(mu, classes, len(sketches))
 
     @torch.no_grad()
     def reconstruct(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None,
@@ -815,7 +989,7 @@ class BezierSketchModel(SketchModel):
             one ``BezierSketch`` per input, mapped back to the input's coordinates.
         """
         sketches = list(sketches)
-        z = self._encode_sketches(sketches)
+        z = self._encode_sketches(sketches)  # conditional models need known labels on the sketches
         toks = self._decode(z, generator=generator, temperature=temperature)
         out = []
         for sk, t in zip(sketches, toks):
@@ -840,13 +1014,14 @@ class BezierSketchModel(SketchModel):
 
     @torch.no_grad()
     def complete(self, partial: Sketch, n: int = 1, *, generator: torch.Generator | None = None,
-                 temperature: float = 0.5, use_encoder: bool = False,
+                 temperature: float = 0.5, use_encoder: bool = False, label: str | int | None = None,
                  max_strokes: int | None = None) -> list[BezierSketch]:
         """Continue a partial sketch ``n`` times.
 
         The partial's strokes become tokens and are teacher-forced through the decoder from a latent
         drawn from the prior (or, with ``use_encoder=True``, the encoder's mean of the partial);
-        then strokes are sampled until the stop bit fires or ``max_strokes``.
+        then strokes are sampled until the stop bit fires or ``max_strokes``. A conditional model
+        uses ``label`` (default: the partial's own label; random when it has none).
 
         Returns:
             ``n`` ``BezierSketch`` in the partial's coordinates; the first curves are the partial's
@@ -861,7 +1036,11 @@ class BezierSketchModel(SketchModel):
         if use_encoder:
             z = self._encode_sketches([partial]).repeat(n, 1)
         else:
-            z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+            if label is None and self.num_classes:
+                label = partial.label  # a conditional model continues in the partial's own class
+            classes = self._sample_classes(n, label, generator)
+            zz = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+            z = self._condition(zz, classes, n)
         limit = max(len(toks) + 1, self.config.max_strokes if max_strokes is None else max_strokes)
         outs = self._decode(z, generator=generator, temperature=temperature, prefix=prefix, max_strokes=limit)
         centre, half = _unit_box(partial.points())
@@ -916,7 +1095,7 @@ def estimate_token_scales(sketches: Sequence[Sketch], config: BezierSketchConfig
             continue
         centre, half = _unit_box(sk.points())
         for s in sk.strokes:
-            for p in _split_at_corners(s, config.split_angle, config.split_epsilon):
+            for p in _split_at_corners(s, config.split_angle, config.split_epsilon, config.split_turn):
                 p = (p - centre) / half
                 offs.append(np.diff(resample(p, config.max_degree + 1), axis=0).reshape(-1))
                 starts.append(p[0])

@@ -64,7 +64,7 @@ from sketchkit.geometry.bezier import bernstein_basis as bernstein_basis_np
 from sketchkit.geometry.bezier_torch import bernstein_basis
 from sketchkit.geometry.polyline import arc_length, resample
 from sketchkit.models.layers import MixtureDensityHead
-from sketchkit.models.base import ModelConfig, SketchModel, register_model
+from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
 from sketchkit.sketch import BezierSketch, Sketch
 
 __all__ = [
@@ -701,13 +701,8 @@ class Cloud2CurveModel(SketchModel):
                temperature: float = 1.0) -> list[BezierSketch]:
         """Draw ``n`` sketches: ``z ~ N(0, temperature^2 I)``, curve tokens and stop bits drawn
         autoregressively at ``temperature`` (0: greedy), mapped to ``[0, canvas]`` px."""
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        check_sample_args(n, temperature)
         z = torch.randn(n, self.config.latent_dim, generator=generator) * float(temperature)
         half = self.config.canvas / 2.0
         frames = [(np.array([half, half]), half * 0.9)] * n
-        if n == 0:
-            return []
         return self._decode_to_sketches(z.to(self.device), frames, generator=generator, temperature=temperature)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sketchkit.models.base import ModelConfig, SketchModel, register_model
+from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
 from sketchkit.models.ode_parts import (
     DYNAMICS,
     BiLSTMEncoder,
@@ -295,8 +295,7 @@ class SketchODEModel(SketchModel):
 
         Meaningful for ``vae=True`` models; a plain autoencoder's latents are not N(0, I).
         """
-        if n < 1:
-            raise ValueError(f"n: expected >= 1, got {n}")
+        check_sample_args(n, temperature)
         z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
         return self.decode(z, n_points=n_points, frequency=frequency)
 

@@ -21,9 +21,42 @@ _BOUNDS_SAMPLES = 257
 
 
 def check_item(item: object, *, what: str = "item") -> Item:
-    """Raise ``TypeError`` unless ``item`` is a ``Sketch`` or ``BezierSketch``."""
+    """Return ``item`` if it is a ``Sketch`` or ``BezierSketch`` with finite, drawable coordinates.
+
+    The sketch classes check finiteness on construction, but their arrays stay mutable and
+    rational weights may be NaN; a NaN here would end up in an SVG ``viewBox``.
+
+    Raises:
+        TypeError: ``item`` is not a sketch.
+        ValueError: a non-finite coordinate or weight (naming the stroke/curve and point index),
+            or coordinates whose extent overflows float64.
+    """
     if not isinstance(item, (Sketch, BezierSketch)):
         raise TypeError(f"{what}: expected a Sketch or BezierSketch, got {type(item).__name__}")
+    kind, arrays = ("curve", item.curves) if isinstance(item, BezierSketch) else ("stroke", item.strokes)
+    lo = np.full(2, np.inf)
+    hi = np.full(2, -np.inf)
+    for i, a in enumerate(arrays):
+        a = np.asarray(a, dtype=np.float64)
+        finite = np.isfinite(a)
+        if not finite.all():
+            j = int(np.argwhere(~finite)[0][0])
+            raise ValueError(f"{what}: {kind} {i} has a non-finite coordinate at point {j} ({a[j].tolist()})")
+        if a.size:
+            lo = np.minimum(lo, a.reshape(-1, 2).min(axis=0))
+            hi = np.maximum(hi, a.reshape(-1, 2).max(axis=0))
+    if isinstance(item, BezierSketch) and item.weights is not None:
+        for i, w in enumerate(item.weights):
+            bad = ~(np.isfinite(w) & (np.asarray(w) > 0))
+            if bad.any():
+                j = int(np.argwhere(bad)[0][0])
+                raise ValueError(f"{what}: curve {i} has weight {float(w[j])!r} at control point {j} "
+                                 f"(expected finite and > 0)")
+    with np.errstate(over="ignore"):
+        extent = hi - lo
+    if np.all(hi >= lo) and not np.isfinite(extent).all():
+        raise ValueError(f"{what}: coordinates span {lo.tolist()} .. {hi.tolist()}, too wide to render (the extent "
+                         f"overflows float64)")
     return item
 
 

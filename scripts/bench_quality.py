@@ -1,0 +1,207 @@
+"""Judge generated sketches against held-out real ones (issue "Sample quality I/II").
+
+A CNN judge is trained on the training split of a labelled data set (rasters from the one
+rasteriser used for every row), its held-out accuracy is reported, and then every row — real
+held-out drawings (the ceiling), the same drawings as the model's Bézier fits (the rendering /
+representation confound), random smooth Bézier scribbles (the floor), and each model at each
+temperature — is scored on:
+
+* ``acc``: fraction the judge assigns to the class the row asked for (class-conditional rows;
+  real rows: their true class; unconditional rows: "-");
+* ``conf``: fraction recognised as that class with probability >= 0.9 (unconditional rows: max
+  probability >= 0.9);
+* ``H``: entropy (bits) of the judge's predicted-class histogram;
+* ``FD``: Fréchet distance to the held-out test drawings in the judge's feature space;
+* ``prec`` / ``rec``: k-NN precision / recall (k = 3) against the test drawings;
+* ``C2ST``: held-out accuracy of a fresh CNN telling the row from the test drawings (0.5 = the
+  same distribution);
+* ``strokes``: mean strokes (curves) per sketch, with the histogram in the JSON.
+
+Reproducible: the split, the judge, the samples and the two-sample tests are seeded.
+
+Usage::
+
+    python scripts/bench_quality.py                                 # shipped bezier, SPG, T 0.2/0.4/0.6
+    python scripts/bench_quality.py --model RUN/last --temperatures 0.3 0.5 --n 1000
+    python scripts/bench_quality.py --data ../shared/data/vectormnist --model sketchode   # digits
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import sketchkit.data
+from sketchkit.data.splits import split_sketches
+from sketchkit.models.base import load_model
+from sketchkit.quality import (SketchJudge, class_entropy, classifier_two_sample_test, frechet_distance,
+                               precision_recall, random_scribbles, rasterize_batch, train_judge)
+from sketchkit.sketch import BezierSketch, Sketch
+
+REPO = Path(__file__).resolve().parents[1]
+SPG = REPO.parent / "shared" / "data" / "quickdraw" / "spg"
+
+
+def _strokes(item) -> int:
+    """Pen-down strokes: curves joined into one stroke (``meta["stroke_ids"]``) count once."""
+    if isinstance(item, BezierSketch):
+        ids = item.meta.get("stroke_ids")
+        return len(set(ids)) if ids is not None else item.num_curves
+    return item.num_strokes
+
+
+def _judge_for(train: list[Sketch], names: list[str], cache: Path | None, args) -> SketchJudge:
+    if cache is not None and (cache / "judge.json").is_file():
+        judge = SketchJudge.load(cache)
+        if list(judge.config.class_names) == names and judge.config.size == args.size:
+            print(f"judge: loaded from {cache}")
+            return judge
+    t0 = time.time()
+    x = rasterize_batch(train, size=args.size)
+    y = np.array([names.index(str(s.label)) for s in train])
+    judge = train_judge(x, y, class_names=names, epochs=args.judge_epochs, seed=args.seed)
+    print(f"judge: trained on {len(train)} drawings in {time.time() - t0:.0f} s")
+    if cache is not None:
+        judge.save(cache)
+    return judge
+
+
+def score(name: str, items: list, intended: list[int] | None, judge: SketchJudge, ref_feats: np.ndarray,
+          ref_images: np.ndarray, args) -> dict:
+    """All metrics of one row (see the module docstring)."""
+    images = rasterize_batch(items, size=args.size)
+    feats = judge.features(images)
+    probs = judge.predict_proba(images)
+    pred, pmax = probs.argmax(1), probs.max(1)
+    row: dict = {"row": name, "n": len(items)}
+    if intended is not None:
+        hit = pred == np.asarray(intended)
+        row["acc"] = float(hit.mean())
+        row["conf"] = float((hit & (pmax >= 0.9)).mean())
+        per = {}
+        for c in sorted(set(intended)):
+            m = np.asarray(intended) == c
+            per[judge.config.class_names[c] if judge.config.class_names else str(c)] = float(hit[m].mean())
+        row["acc_per_class"] = per
+    else:
+        row["conf"] = float((pmax >= 0.9).mean())
+    row["H"] = class_entropy(probs)
+    row["FD"] = frechet_distance(feats, ref_feats)
+    row["prec"], row["rec"] = precision_recall(ref_feats, feats, k=3)
+    row["C2ST"] = classifier_two_sample_test(images, ref_images, seed=args.seed, epochs=args.c2st_epochs)
+    counts = [_strokes(s) for s in items]
+    row["strokes"] = float(np.mean(counts))
+    row["stroke_hist"] = dict(sorted(Counter(counts).items()))
+    return row
+
+
+def _sample(model, n: int, t: float, names: list[str], seed: int) -> tuple[list, list[int] | None]:
+    g = torch.Generator().manual_seed(seed)
+    labels = list(getattr(model, "labels", ()) or ())
+    if labels:
+        per = int(np.ceil(n / len(labels)))
+        intended = [i for i in range(len(labels)) for _ in range(per)][:n]
+        items = []
+        for i in range(len(labels)):
+            k = intended.count(i)
+            items += model.sample(k, generator=g, temperature=t, label=labels[i])
+        return items, [names.index(labels[i]) for i in intended]
+    return model.sample(n, generator=g, temperature=t), None
+
+
+def _fits(model, sketches: list[Sketch]) -> list[BezierSketch]:
+    """The drawings as the model's own stroke fits (what a perfect generator of its tokens could draw)."""
+    return [model.embed_strokes(s, degree=model.config.max_degree) for s in sketches]
+
+
+def _fmt_row(r: dict) -> str:
+    acc = f"{r['acc']:.3f}" if "acc" in r else "  -  "
+    return (f"| {r['row']} | {acc} | {r['conf']:.3f} | {r['H']:.2f} | {r['FD']:.1f} | {r['prec']:.3f} | "
+            f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=SPG, help="labelled data (a folder or file)")
+    ap.add_argument("--model", action="append", default=None, help="model name or directory (repeatable)")
+    ap.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.4, 0.6])
+    ap.add_argument("--n", type=int, default=1000, help="samples per row")
+    ap.add_argument("--size", type=int, default=32, help="raster side in pixels")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--judge-epochs", type=int, default=6)
+    ap.add_argument("--c2st-epochs", type=int, default=6)
+    ap.add_argument("--judge-cache", type=Path, default=None, help="reuse / store the trained judge here")
+    ap.add_argument("--reconstruct", type=int, default=300, help="held-out drawings to reconstruct (0: skip)")
+    ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    models = args.model or ["bezier"]
+
+    t_start = time.time()
+    splits = split_sketches([s for s in sketchkit.data.read_all(args.data) if s.num_strokes and s.label is not None])
+    names = sorted({str(s.label) for s in splits["train"]})
+    print(f"data: {args.data}: train {len(splits['train'])}, valid {len(splits['valid'])}, "
+          f"test {len(splits['test'])}, {len(names)} classes")
+    judge = _judge_for(splits["train"], names, args.judge_cache, args)
+    test, valid = splits["test"], splits["valid"]
+    ref_images = rasterize_batch(test, size=args.size)
+    ref_feats = judge.features(ref_images)
+    test_acc = float((judge.predict_proba(ref_images).argmax(1) == [names.index(str(s.label)) for s in test]).mean())
+    print(f"judge held-out accuracy (test split): {test_acc:.3f}")
+
+    rows = []
+    rng = np.random.default_rng(args.seed)
+    real = [valid[i] for i in np.sort(rng.permutation(len(valid))[: args.n])]  # every class, not the first files
+    rows.append(score("real held-out (valid split)", real, [names.index(str(s.label)) for s in real],
+                      judge, ref_feats, ref_images, args))
+    first_bezier = next((m for m in models if getattr(load_model(m), "embed_strokes", None)), None)
+    if first_bezier is not None:
+        fits = _fits(load_model(first_bezier), real)
+        rows.append(score("real as degree-5 Bézier fits", fits, [names.index(str(s.label)) for s in real],
+                          judge, ref_feats, ref_images, args))
+    scribbles = random_scribbles(args.n, rng)
+    rows.append(score("random smooth Bézier scribbles", scribbles, [i % len(names) for i in range(args.n)],
+                      judge, ref_feats, ref_images, args))
+    recon: dict = {}
+    for m in models:
+        model = load_model(m)
+        model.eval()
+        for t in args.temperatures:
+            t0 = time.time()
+            items, intended = _sample(model, args.n, t, names, args.seed)
+            row = score(f"{m} T={t:g}", items, intended, judge, ref_feats, ref_images, args)
+            row["sample_seconds"] = time.time() - t0
+            rows.append(row)
+            print(_fmt_row(row), flush=True)
+        if args.reconstruct and hasattr(model, "reconstruct") and getattr(model.config, "latent_dim", 1):
+            held = [test[i] for i in np.sort(np.random.default_rng(args.seed).permutation(len(test))[: args.reconstruct])]
+            rec = model.reconstruct(held)
+            imgs = rasterize_batch(rec, size=args.size)
+            acc = float((judge.predict_proba(imgs).argmax(1) == [names.index(str(s.label)) for s in held]).mean())
+            ev = model.evaluate(held, limit=None) if hasattr(model, "evaluate") else {}
+            recon[m] = {"n": len(held), "judge_acc": acc, **{k: float(v) for k, v in ev.items()}}
+            print(f"reconstruction {m}: {recon[m]}")
+
+    result = {"data": str(args.data), "classes": names, "judge_test_accuracy": test_acc,
+              "test_stroke_hist": dict(sorted(Counter(_strokes(s) for s in test).items())),
+              "test_strokes_mean": float(np.mean([_strokes(s) for s in test])),
+              "rows": rows, "reconstruction": recon, "seconds": time.time() - t_start,
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\njudge held-out accuracy {test_acc:.3f}; test drawings: {result['test_strokes_mean']:.2f} strokes on average")
+    print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(_fmt_row(r))
+    print(f"\nwrote {args.out} ({time.time() - t_start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""``sketchkit sample``: output kinds and ``--class`` give one-line errors (exit 2) or work."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import toy_model  # noqa: F401  (registers the toy family)
+from sketchkit.cli.app import main
+from toy_model import ToyConfig, ToyModel
+
+
+def run_cli(args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def tiny_bezier(folder, labels):
+    from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
+
+    torch.manual_seed(0)
+    config = BezierSketchConfig(min_degree=3, max_degree=3, labels=labels, embed_hidden=8, embed_latent=8,
+                                enc_hidden=8, dec_hidden=8, latent_dim=4, num_mixtures=2, max_strokes=3)
+    return BezierSketchModel(config).save_pretrained(folder / "model")
+
+
+@pytest.fixture(scope="module")
+def conditional_bezier(tmp_path_factory):
+    return tiny_bezier(tmp_path_factory.mktemp("cond"), ("apple", "cat"))
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    torch.manual_seed(0)
+    return ToyModel(ToyConfig()).save_pretrained(tmp_path_factory.mktemp("toy") / "model")
+
+
+@pytest.mark.parametrize("name", ["s.gif", "s.jpeg", "grid.SVGZ", "out.txt"])
+def test_unsupported_output_extension_is_refused_before_sampling(toy, tmp_path, capsys, name):
+    code, _, err = run_cli(["sample", toy, "-n", "2", "-o", tmp_path / name], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "unsupported output type" in err and ".svg" in err and ".png" in err and "folder" in err
+    assert not (tmp_path / name).exists()
+
+
+def test_supported_outputs_still_work(toy, tmp_path, capsys):
+    assert run_cli(["sample", toy, "-n", "2", "-o", tmp_path / "g.SVG"], capsys)[0] == 0
+    assert (tmp_path / "g.SVG").is_file()
+    assert run_cli(["sample", toy, "-n", "2", "-o", tmp_path / "folder"], capsys)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["sample_000.svg", "sample_001.svg"]
+    (tmp_path / "runs.v2").mkdir()  # an existing folder may have a dot in its name
+    assert run_cli(["sample", toy, "-n", "1", "-o", tmp_path / "runs.v2"], capsys)[0] == 0
+    (tmp_path / "plain").write_text("a file")
+    code, _, err = run_cli(["sample", toy, "-n", "1", "-o", tmp_path / "plain"], capsys)
+    assert code == 2 and "exists and is not a folder" in err
+
+
+def test_class_option_draws_the_chosen_class(conditional_bezier, tmp_path, capsys):
+    code, out, err = run_cli(["sample", conditional_bezier, "-n", "2", "--class", "cat", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "c.svg").is_file() and "wrote 2 sample(s)" in out
+    run_cli(["sample", conditional_bezier, "-n", "2", "--class", "cat", "-o", tmp_path / "c2.svg"], capsys)
+    assert (tmp_path / "c.svg").read_text() == (tmp_path / "c2.svg").read_text()  # seeded like plain sampling
+
+
+def test_unknown_class_lists_the_known_ones(conditional_bezier, tmp_path, capsys):
+    code, _, err = run_cli(["sample", conditional_bezier, "--class", "dog", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--class 'dog'" in err and "apple" in err and "cat" in err
+    assert not (tmp_path / "c.svg").exists()
+
+
+def test_class_on_a_model_without_classes(toy, tmp_path, capsys):
+    code, _, err = run_cli(["sample", toy, "--class", "cat", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "cannot sample a chosen class" in err, err
+    unconditional = tiny_bezier(tmp_path, ())
+    code, _, err = run_cli(["sample", unconditional, "--class", "cat", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "unconditional" in err, err

@@ -1,0 +1,149 @@
+"""The batched curve fitter (sketchkit.geometry.bezier_batch, vectorize._fit_pieces_batched) against
+the per-piece reference fitter (vectorize._fit_degree / _fit_pieces) on real strokes.
+
+Stated tolerance: the same decisions (number of curves, degrees) and control points within 1e-6 px
+(the two differ only by floating-point rounding: power-form vs Bernstein evaluation, summation order).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import sketchkit  # noqa: F401  (binds sketchkit.vectorize to the function; the module is in sys.modules)
+from sketchkit.geometry.bezier import bernstein_basis, chord_length_parameters
+from sketchkit.geometry.bezier_batch import Runs, bernstein_rows, chord_parameters, fit_runs, project, solve_pinned
+
+V = sys.modules["sketchkit.vectorize"]
+EXAMPLES = Path(__file__).resolve().parents[1] / "sketchkit" / "examples"
+TOL_PX = 1e-6
+
+
+def _capture(image, monkeypatch, **options):
+    """Run vectorize on ``image`` and return the (pieces, opts, model) handed to the fitter."""
+    seen = {}
+    real = V._fit_pieces_batched
+
+    def spy(pieces, opts, model, stats=None):
+        seen.update(pieces=[p.copy() for p in pieces], opts=opts, model=model)
+        return real(pieces, opts, model, stats)
+
+    monkeypatch.setattr(V, "_fit_pieces_batched", spy)
+    V.vectorize(image, **options)
+    monkeypatch.setattr(V, "_fit_pieces_batched", real)
+    return seen["pieces"], seen["opts"], seen["model"]
+
+
+def _quickdraw_render(line: str, size: int = 256) -> np.ndarray:
+    im = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(im)
+    for s in json.loads(line)["drawing"]:
+        pts = list(zip(s[0], s[1]))
+        d.line(pts if len(pts) > 1 else pts * 2, fill=0, width=3, joint="curve")
+    return np.asarray(im)
+
+
+def test_ragged_helpers_match_the_single_run_functions():
+    rng = np.random.default_rng(0)
+    runs = [np.cumsum(rng.normal(size=(n, 2)), axis=0) for n in (2, 5, 17, 40)]
+    pts = np.concatenate(runs)
+    r = Runs.from_lengths([len(p) for p in runs])
+    t = chord_parameters(pts, r)
+    for k, p in enumerate(runs):
+        np.testing.assert_allclose(t[r.start[k] : r.last[k] + 1], chord_length_parameters(p), atol=1e-12)
+    degrees = np.array([1, 2, 3, 3])
+    for d in range(0, 4):
+        np.testing.assert_allclose(bernstein_rows(t, np.full(t.size, d), 5)[:, : d + 1], bernstein_basis(d, t),
+                                   atol=1e-13)
+    ctrl = solve_pinned(pts, t, r, degrees, 4)
+    for k, p in enumerate(runs):
+        ref = V._solve_pinned(p, t[r.start[k] : r.last[k] + 1], int(degrees[k]))
+        np.testing.assert_allclose(ctrl[k, : degrees[k] + 1], ref, atol=1e-9)
+        assert not ctrl[k, degrees[k] + 1 :].any()  # padding stays zero
+
+
+def test_fit_runs_matches_the_reference_fit_of_each_degree_on_real_strokes(monkeypatch):
+    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch)
+    assert len(pieces) >= 8
+    preds = model.curves_for(pieces) if model is not None else [None] * len(pieces)
+    items, inits = [], []
+    for p, pred in zip(pieces, preds):
+        for d in (1, 2, 3):
+            if p.shape[0] >= 2 * d + 1:
+                items.append((p, d, None))
+                if pred is not None:
+                    items.append((p, d, pred[d - 1]))
+    lengths = [p.shape[0] for p, _, _ in items]
+    degrees = np.array([d for _, d, _ in items])
+    init = np.zeros((len(items), 4, 2))
+    use = np.zeros(len(items), bool)
+    for k, (p, d, c) in enumerate(items):
+        if c is not None:
+            c = np.asarray(c, float)
+            if (np.linalg.norm(c[0] - p[0]) + np.linalg.norm(c[-1] - p[-1])
+                    > np.linalg.norm(c[-1] - p[0]) + np.linalg.norm(c[0] - p[-1])):
+                c = c[::-1]
+            init[k, : d + 1] = c
+            use[k] = True
+    hopeless = 4.0 * opts.tolerance
+    ctrl, err, rms = fit_runs(np.concatenate([p for p, _, _ in items]), lengths, degrees, init=init, use_init=use,
+                              refine=opts.refine, hopeless=hopeless, width=4)
+    for k, (p, d, c) in enumerate(items):
+        start = V._solve_pinned(p, chord_length_parameters(p), d) if c is None else init[k, : d + 1]
+        t0, dist0 = V._project(start, p)
+        ref_ctrl, ref_err, ref_rms = V._refine_from(p, d, start, t0, dist0, opts.refine, hopeless)
+        np.testing.assert_allclose(ctrl[k, : d + 1], ref_ctrl, atol=TOL_PX, err_msg=f"item {k}, degree {d}")
+        assert abs(err[k] - ref_err) < TOL_PX and abs(rms[k] - ref_rms) < TOL_PX
+
+
+def _same_curves(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert [c.shape[0] for c in x] == [c.shape[0] for c in y]
+        for cx, cy in zip(x, y):
+            np.testing.assert_allclose(cx, cy, atol=TOL_PX)
+
+
+@pytest.mark.parametrize("use_model", [True, False])
+def test_batched_pieces_equal_the_reference_on_the_cat(monkeypatch, use_model):
+    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, model=None if use_model else False)
+    ref_stats, new_stats = {}, {}
+    ref = V._fit_pieces(pieces, opts, model, ref_stats)
+    new = V._fit_pieces_batched(pieces, opts, model, new_stats)
+    _same_curves(new, ref)
+    assert new_stats == ref_stats
+
+
+def test_batched_pieces_equal_the_reference_on_quickdraw_renders(monkeypatch):
+    from tests.conftest import shared_path
+
+    for category in ("bicycle", "face", "sheep"):
+        lines = shared_path("quickdraw", "simplified", f"{category}.ndjson").read_text().splitlines()
+        for line in lines[10:12]:
+            pieces, opts, model = _capture(_quickdraw_render(line), monkeypatch)
+            _same_curves(V._fit_pieces_batched(pieces, opts, model), V._fit_pieces(pieces, opts, model))
+
+
+def test_a_closed_loop_is_cut_in_halves_not_peeled(monkeypatch):
+    # one closed circle: no pinned cubic fits it; the cut goes to the far side, so a handful of curves
+    im = Image.new("L", (512, 512), 255)
+    ImageDraw.Draw(im).ellipse([56, 56, 456, 456], outline=0, width=3)
+    pieces, opts, model = _capture(np.asarray(im), monkeypatch)
+    assert len(pieces) == 1 and np.allclose(pieces[0][0], pieces[0][-1])
+    curves = V._fit_pieces_batched(pieces, opts, model)[0]
+    assert 2 <= len(curves) <= 12, len(curves)
+    assert curves == [] or np.linalg.norm(curves[0][-1] - pieces[0][0]) > 100  # first cut far from the start
+
+
+def test_project_finds_foot_points_of_known_curves():
+    # a straight line y = 0 from x = 0 to 10 as a cubic, points above it
+    ctrl = np.array([[[0.0, 0.0], [10 / 3, 0.0], [20 / 3, 0.0], [10.0, 0.0]]])
+    pts = np.array([[0.0, 1.0], [2.5, -2.0], [7.0, 0.5], [10.0, 3.0]])
+    t, dist = project(ctrl, pts, Runs.from_lengths([4]), np.array([3]))
+    np.testing.assert_allclose(t, [0.0, 0.25, 0.7, 1.0], atol=1e-9)
+    np.testing.assert_allclose(dist, [1.0, 2.0, 0.5, 3.0], atol=1e-9)
