@@ -15,7 +15,7 @@ directed mean nearest-neighbour distances) is measured to the true strokes (Quic
 polylines sampled every 0.25 px) and to the skeleton of the input image; compactness — SVG
 ``<path>`` elements and control points (coordinate pairs in the path data, i.e. 1 per ``M``/``L``,
 2 per ``Q``, 3 per ``C``); speed — amortised wall time per image for a whole folder in one
-process call (``sketchkit vectorize DIR -o OUT``; ``potrace -s`` over all PBMs in one call;
+process call (``sketchkit vectorize DIR -o OUT``, which uses every core; ``potrace -s`` over all PBMs in one call;
 vtracer in one Python loop), and one cold single-image ``sketchkit vectorize`` subprocess.
 
 Usage::

@@ -534,3 +534,17 @@ class TestJoinedPiecesContract(ModelContract):
 
     def make_sketches(self):
         return _labelled(4, 6)
+
+
+def test_low_temperature_does_not_suppress_the_stop_bit():
+    """The stop bit is drawn at its own probability at any temperature > 0 (sharpening it made
+    low-temperature samples run on to max_strokes)."""
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, **{**TINY, "max_strokes": 30})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        model.head.proj.weight[-2:] = 0.0  # bits independent of the state: stop with p = 0.5 per step
+        model.head.proj.bias[-2:] = 0.0
+    for t in (0.05, 0.5, 1.0):
+        n = [s.num_curves for s in model.sample(200, generator=torch.Generator().manual_seed(1), temperature=t)]
+        assert 1.6 < np.mean(n) < 2.4, (t, np.mean(n))  # geometric with p = 1/2: mean 2

@@ -25,16 +25,16 @@ def omniglot():
 
 def test_complete_draws_the_partial_then_n_continuations(omniglot, tmp_path):
     out = tmp_path / "c.svg"
-    assert main(["complete", "bezier", str(omniglot), "--split", "test", "--index", "3", "-n", "3", "--seed", "1",
+    assert main(["complete", "bezier_omniglot", str(omniglot), "--split", "test", "--index", "3", "-n", "3", "--seed", "1",
                  "-o", str(out)]) == 0
     assert _cells(out) == 4
     again = tmp_path / "c2.svg"
-    main(["complete", "bezier", str(omniglot), "--split", "test", "--index", "3", "-n", "3", "--seed", "1", "-o", str(again)])
+    main(["complete", "bezier_omniglot", str(omniglot), "--split", "test", "--index", "3", "-n", "3", "--seed", "1", "-o", str(again)])
     assert out.read_bytes() == again.read_bytes()  # same seed, same completions
 
 
 def test_interpolate_and_reconstruct(omniglot, tmp_path):
-    assert main(["interpolate", "bezier", str(omniglot), "--split", "test", "--from", "0", "--to", "5",
+    assert main(["interpolate", "bezier_omniglot", str(omniglot), "--split", "test", "--from", "0", "--to", "5",
                  "--steps", "5", "-o", str(tmp_path / "i.svg")]) == 0
     assert _cells(tmp_path / "i.svg") == 5
     digits = shared_path("vectormnist")
@@ -45,8 +45,8 @@ def test_interpolate_and_reconstruct(omniglot, tmp_path):
 def test_bad_requests_exit_2_with_one_line(omniglot, tmp_path, capsys):
     assert main(["complete", "sketchode", str(omniglot), "-o", str(tmp_path / "x.svg")]) == 2
     assert "cannot complete" in capsys.readouterr().err
-    assert main(["interpolate", "bezier", str(omniglot), "--split", "valid", "--to", "100000",
+    assert main(["interpolate", "bezier_omniglot", str(omniglot), "--split", "valid", "--to", "100000",
                  "-o", str(tmp_path / "x.svg")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no sketch at index 100000" in err
-    assert main(["interpolate", "bezier", str(omniglot), "--steps", "1", "-o", str(tmp_path / "x.svg")]) == 2
+    assert main(["interpolate", "bezier_omniglot", str(omniglot), "--steps", "1", "-o", str(tmp_path / "x.svg")]) == 2

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -27,6 +28,142 @@ def _write(sketch, path: Path, fmt: str, stroke_width: Optional[float]) -> None:
         write_atomic(path, to_ndjson(sketch, word=path.stem))
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _vectorize_one(job: tuple[Path, Path, str, dict[str, Any], Optional[float]]) -> tuple[str, Optional[str], list[str]]:
+    """Folder mode, one file: vectorise and write. Never raises (one bad file or output must not
+    stop the others): returns ``(input name, error line or None, warning lines)``."""
+    import warnings
+
+    from sketchkit.vectorize import BlankImageWarning
+    from sketchkit.vectorize import vectorize as run
+
+    src, dst, ext, options, svg_width = job
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BlankImageWarning)
+            sketch = run(src, **options)
+        notes = [_one_line(w.message) for w in caught]
+        _write(sketch, dst, ext, svg_width)
+    except InputError as exc:  # DataFormatError included: the message names the file
+        return src.name, _one_line(exc), notes
+    except OSError as exc:  # the output cannot be written (a folder in the way, no permission, disk full)
+        return src.name, _one_line(f"{dst}: cannot write the output ({exc.strerror or exc})"), notes
+    except MemoryError:
+        return src.name, f"{src}: out of memory", notes
+    except Exception as exc:  # a bug on one odd file: report it and go on with the others
+        return src.name, _one_line(f"{src}: unexpected {type(exc).__name__}: {exc}"), notes
+    return src.name, None, notes
+
+
+def _single_thread_blas() -> None:
+    """Use one BLAS thread in this process and the workers it forks.
+
+    The fit makes many small matrix products (the stroke model's layers); OpenBLAS's thread pool
+    spins on them, which made folder mode 2.5x slower beside one other busy process, and N
+    workers would each start N threads. Same as ``OPENBLAS_NUM_THREADS=1``, which numpy reads
+    only when it loads (before any command runs). An explicit ``OPENBLAS_NUM_THREADS`` or
+    ``OMP_NUM_THREADS`` is left alone; a no-op where ``/proc/self/maps`` does not exist.
+    """
+    import ctypes
+
+    if os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
+        return
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "scipy_openblas_set_num_threads64_"):
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter(1)
+
+
+def _warm_up(options: dict[str, Any]) -> None:
+    """Import the heavy modules and load the model once, before worker processes fork."""
+    import scipy.ndimage  # noqa: F401
+    import skimage.filters  # noqa: F401
+    import skimage.morphology  # noqa: F401
+
+    from sketchkit.vectorize import _resolve_model
+
+    _resolve_model(options.get("model"))
+
+
+def _outcome(future: Any, job: tuple) -> tuple[str, Optional[str], list[str]]:
+    """A worker's result; a worker that died (killed, out of memory) fails its files, not the run."""
+    try:
+        return future.result()
+    except Exception as exc:  # BrokenProcessPool and the like
+        return job[0].name, _one_line(f"{job[0]}: the worker process failed ({type(exc).__name__}: {exc})"), []
+
+
+def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, Any], svg_width: Optional[float],
+                jobs: int, quiet: bool) -> None:
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    work = [(f, out_dir / (f.stem + "." + ext), ext, options, svg_width) for f in files]
+    jobs = max(1, min(jobs, len(files)))
+    start = time.perf_counter()
+    pool = None
+    _warm_up(options)
+    _single_thread_blas()
+    results: Any = map(_vectorize_one, work)
+    if jobs > 1:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx)
+        # submitting forks the workers now, before the progress bar starts its thread
+        futures = [pool.submit(_vectorize_one, job) for job in work]
+        results = (_outcome(f, job) for f, job in zip(futures, work))
+    progress = None
+    if not quiet:
+        progress = Progress(TextColumn("vectorize"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+        task = progress.add_task("vectorize", total=len(files))
+        progress.start()
+    failed: list[str] = []
+    try:
+        for name, error, notes in results:
+            for note in notes:
+                console.print(f"warning: {note}", markup=False)
+            if error is not None:
+                failed.append(name)
+                console.print(f"error: {error}", markup=False)
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    seconds = time.perf_counter() - start
+    n, ok = len(files), len(files) - len(failed)
+    line = f"vectorised {ok}/{n} images into {out_dir} in {seconds:.1f} s ({ok} ok, {len(failed)} failed"
+    if failed:
+        shown = ", ".join(failed[:20]) + (f", ... ({len(failed) - 20} more)" if len(failed) > 20 else "")
+        line += f": {shown}"
+    console.print(line + ")", markup=False)
+    if failed:
+        raise SystemExit(1)  # app.main() passes SystemExit codes through
+
+
 def vectorize(
     input: Path = typer.Argument(..., help="An image (PNG/JPEG/BMP/...) or a folder of images.", show_default=False),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (single image) or folder (folder input). Default: next to the input.", show_default=False),
@@ -39,16 +176,28 @@ def vectorize(
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed RMS curve deviation in px (largest: 6x that; default max(0.25, 0.08 * width))."),
     model: Optional[str] = typer.Option(None, "--model", help="Cloud2Curve model directory or name (default: the shipped one); 'none' for least squares only."),
     max_pixels: int = typer.Option(64_000_000, "--max-pixels", help="Refuse images with more pixels than this."),
+    max_ink_fraction: float = typer.Option(0.45, "--max-ink-fraction", help="Line-drawing check: refuse images with more ink than this fraction of the pixels."),
+    max_junction_density: float = typer.Option(0.3, "--max-junction-density", help="Line-drawing check: refuse when more than this fraction of the centreline pixels are junctions (texture, noise)."),
+    max_width_fraction: float = typer.Option(0.25, "--max-width-fraction", help="Line-drawing check: refuse when the mean stroke width is over this fraction of the image side (filled shapes)."),
+    max_components: int = typer.Option(2000, "--max-components", help="Line-drawing check: refuse images with more separate ink regions."),
+    max_skeleton_pixels: int = typer.Option(60_000, "--max-skeleton-pixels", help="Work bound: refuse images with a longer centreline (px)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Folder mode: worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Folder mode: no progress bar."),
 ) -> None:
-    """Vectorise INPUT into clean, editable centreline strokes (SVG, or json/npz/ndjson)."""
+    """Vectorise INPUT into clean, editable centreline strokes (SVG, or json/npz/ndjson).
+
+    Images that do not look like line drawings (noise, photos, filled areas) are refused with
+    one line (exit 2; in folder mode they are listed as failures and the others still written).
+    """
     import warnings
 
-    from sketchkit.errors import DataFormatError
-    from sketchkit.vectorize import BlankImageWarning
+    from sketchkit.vectorize import BlankImageWarning, validate_options
     from sketchkit.vectorize import vectorize as run
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs: expected at least 1 worker, got {jobs}")
     width: float | str = "auto"
     if stroke_width != "auto":
         try:
@@ -57,7 +206,10 @@ def vectorize(
             raise InputError(f"--stroke-width: expected 'auto' or a number of px, got {stroke_width!r}") from None
     model_arg = False if (model or "").lower() == "none" else model
     options = dict(max_strokes=max_strokes, max_degree=max_degree, threshold=threshold, refine=refine,
-                   stroke_width=width, model=model_arg, tolerance=tolerance, max_pixels=max_pixels)
+                   stroke_width=width, model=model_arg, tolerance=tolerance, max_pixels=max_pixels,
+                   max_ink_fraction=max_ink_fraction, max_junction_density=max_junction_density,
+                   max_width_fraction=max_width_fraction, max_components=max_components,
+                   max_skeleton_pixels=max_skeleton_pixels)
     svg_width = None if width == "auto" else float(width)
 
     if not input.exists():
@@ -69,22 +221,8 @@ def vectorize(
         out_dir = output if output is not None else input.with_name(input.name + "_vectorized")
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
-        ext = fmt or "svg"
-        failed = 0
-        for f in files:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", BlankImageWarning)
-                    sketch = run(f, **options)
-                for w in caught:
-                    typer.echo(f"warning: {w.message}", err=True)
-                _write(sketch, out_dir / (f.stem + "." + ext), ext, svg_width)
-            except (InputError, DataFormatError) as exc:
-                failed += 1
-                typer.echo(f"error: {exc}", err=True)
-        typer.echo(f"vectorised {len(files) - failed}/{len(files)} images into {out_dir}" + (f" ({failed} failed)" if failed else ""), err=True)
-        if failed:
-            raise SystemExit(1)  # app.main() passes SystemExit codes through (typer.Exit is swallowed with standalone_mode=False)
+        validate_options(**{k: v for k, v in options.items() if k != "model"})  # once, not per file
+        _run_folder(files, out_dir, fmt or "svg", options, svg_width, jobs or os.cpu_count() or 1, quiet)
         return
 
     if output is None:
@@ -92,12 +230,16 @@ def vectorize(
         output = input.with_suffix("." + ext)
     else:
         ext = fmt or (output.suffix.lower().lstrip(".") if output.suffix.lower().lstrip(".") in FORMATS else "svg")
+    _single_thread_blas()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BlankImageWarning)
         sketch = run(input, **options)
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
-    _write(sketch, output, ext, svg_width)
+    try:
+        _write(sketch, output, ext, svg_width)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from None
 
 
 def register(app: typer.Typer) -> None:

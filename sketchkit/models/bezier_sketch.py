@@ -881,7 +881,10 @@ class BezierSketchModel(SketchModel):
             params = self.head(out[:, 0])
             params = MixtureParams(*(x.float().cpu() for x in (params.logits, params.mu, params.log_sigma, params.bits)))
             tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
-            bits = torch.sigmoid(params.bits / max(temperature, 1e-6)) if temperature > 0 else None
+            # The stop / continue bits are drawn at their own probabilities, not sharpened by the
+            # temperature: a stop of probability 0.3 sharpened at T = 0.3 almost never fires, and
+            # low-temperature samples ran on to max_strokes as tangles of small curves.
+            bits = torch.sigmoid(params.bits) if temperature > 0 else None
             if temperature > 0:
                 drawn = torch.rand(B, params.bits.shape[-1], generator=generator) < bits
             else:
