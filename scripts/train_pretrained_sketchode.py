@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--min-lr-ratio", type=float, default=0.05, help="cosine schedule: final lr / peak lr")
     parser.add_argument("--val-every", type=int, default=500)
+    parser.add_argument("--unconditional", action="store_true",
+                        help="ignore the digit labels (default: condition on them; sample(label=...))")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -66,7 +68,9 @@ def main() -> None:
     digits = read_digits(args.data)
     train_set, held_out = digits[:4500], digits[4500:5000]
     config = SketchODEConfig(n_points=args.n_points, ode_dim=32, dynamics_hidden=128, kl_weight=args.kl_weight,
-                             kl_anneal_steps=args.kl_anneal_steps, solver=args.solver)
+                             kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
+                             conditional=not args.unconditional)
+    config = SketchODEModel.config_for_data(config, train_set)  # digit labels -> a class-conditional model
     torch.manual_seed(0)
     model = SketchODEModel(config)
     tconf = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",

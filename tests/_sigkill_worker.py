@@ -23,7 +23,7 @@ from sketchkit.sketch import Sketch
 from sketchkit.train import TrainConfig, train
 
 STEPS = {"bezier": {"embedder": 6, "generator": 10}, "sketchode": {"main": 10},
-         "cloud2curve": {"stroke": 6, "sketch": 10}}
+         "cloud2curve": {"stroke": 6, "sketch": 10}, "cloud2curve_clouds": {"stroke": 2, "sketch": 10}}
 
 
 def sketches() -> list[Sketch]:
@@ -45,9 +45,11 @@ def model_for(family: str):
     if family == "sketchode":
         return SketchODEModel(SketchODEConfig(n_points=16, encoder_hidden=8, encoder_widths=(8,), latent_dim=4,
                                               ode_dim=4, dynamics_hidden=8))
-    return Cloud2CurveModel(Cloud2CurveConfig(max_degree=3, stroke_points=24, stroke_width=32, curve_samples=16,
-                                              sketch_points=48, sketch_width=16, latent_dim=8, decoder_hidden=16,
-                                              max_strokes=3, sketch_max_degree=2, sketch_curve_samples=6))
+    clouds = {"sketch_loss": "cloud", "class_dim": 4} if family == "cloud2curve_clouds" else {}  # clouds only, conditional
+    cfg = Cloud2CurveConfig(max_degree=3, stroke_points=24, stroke_width=32, curve_samples=16, sketch_points=48,
+                            sketch_width=16, latent_dim=8, decoder_hidden=16, max_strokes=3, sketch_max_degree=2,
+                            sketch_curve_samples=6, **clouds)
+    return Cloud2CurveModel(Cloud2CurveModel.config_for_data(cfg, sketches()) if clouds else cfg)
 
 
 def main() -> None:

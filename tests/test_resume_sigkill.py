@@ -17,7 +17,7 @@ import torch
 from sketchkit.models.base import load_model
 
 WORKER = Path(__file__).with_name("_sigkill_worker.py")
-KILL_AT = {"bezier": "generator:7", "sketchode": "main:7", "cloud2curve": "sketch:5"}
+KILL_AT = {"bezier": "generator:7", "sketchode": "main:7", "cloud2curve": "sketch:5", "cloud2curve_clouds": "sketch:5"}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -27,7 +27,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["bezier", "sketchode", "cloud2curve"])
+@pytest.mark.parametrize("family", ["bezier", "sketchode", "cloud2curve", "cloud2curve_clouds"])
 def test_resume_after_sigkill_is_bit_identical(family, tmp_path):
     straight = _run(family, str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr[-2000:]

@@ -284,7 +284,7 @@ def test_api_shapes_frames_and_save_load_equality(tmp_path):
     around = model.sample_around(sketches[0], 4, generator=torch.Generator().manual_seed(0))
     assert len(around) == 4
     metrics = model.evaluate(sketches)
-    assert set(metrics) == {"chamfer", "pen_accuracy", "l1"} and all(np.isfinite(list(metrics.values())))
+    assert set(metrics) == {"chamfer", "chamfer_bbox", "pen_accuracy", "l1"} and all(np.isfinite(list(metrics.values())))
     model.save_pretrained(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     torch.testing.assert_close(loaded.encode(sketches), z, rtol=0, atol=0)

@@ -47,6 +47,25 @@ samples had one curve). Nothing tied a decoder step to a stroke. The tokens give
 correspondence without asking the user for any: they are computed from the input's geometry
 alone (deterministically), and the encoder still sees only the cloud.
 
+**Sketch level from clouds alone** (``sketch_loss="cloud"``). No curve tokens, no stroke tracing:
+the same encoder and GRU decoder are trained only against the input cloud. The decoder runs
+``max_strokes`` steps, each emitting its *mean* curve token (the mixture means weighted by their
+probabilities; fed back as the next step's input) and a stop probability ``s_k``; curve ``k`` is
+present with the differentiable probability ``q_k = prod_{j<k} (1 - s_j)`` (soft stop bits;
+``q_0 = 1``). The loss (:func:`presence_chamfer`) is a Chamfer distance between the cloud and
+points on the curves that accounts for presence: *cover* = expected squared distance from each
+cloud point to the nearest present curve (curves sorted by distance; the ``k``-th nearest is the
+nearest present one with probability ``q_(k) prod_{j<k} (1 - q_(j))``), *fit* = presence-weighted
+mean squared distance from curve points to the cloud; plus ``count_weight`` times the expected
+curve count ``sum_k q_k`` (fewer, cleaner strokes), the KL, and optionally ``ot_weight`` times a
+presence- and arc-length-weighted Sinkhorn OT (``geomloss``) between the curves and the cloud.
+Decoding is deterministic given ``z``: curves while ``q_k > 0.5``.
+
+Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
+it from the training sketches' labels if ``conditional``), a learned class embedding joins ``z``
+wherever the decoder reads it and is added, through a linear map, to the encoder's output;
+``sample`` takes a ``label``; ``model.labels`` lists the class names (empty: unconditional).
+
 Coordinates: every cloud is normalised by its own bounding box; :meth:`Cloud2CurveModel.sample`
 maps the unit frame to ``[0, canvas]`` pixels (``canvas`` is a config field).
 """
@@ -63,6 +82,7 @@ from torch import nn
 from sketchkit.geometry.bezier import bernstein_basis as bernstein_basis_np
 from sketchkit.geometry.bezier_torch import bernstein_basis
 from sketchkit.geometry.polyline import arc_length, resample
+from sketchkit.models import conditioning
 from sketchkit.models.layers import MixtureDensityHead
 from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
 from sketchkit.sketch import BezierSketch, Sketch
@@ -75,6 +95,7 @@ __all__ = [
     "degree_slices",
     "cloud_to_strokes",
     "stroke_tokens",
+    "presence_chamfer",
 ]
 
 
@@ -111,6 +132,18 @@ class Cloud2CurveConfig(ModelConfig):
     kl_free: float = 0.0  # free nats: the KL term is max(KL, kl_free) per sketch
     kl_anneal_steps: int = 0  # KL weight ramps linearly from 0 over this many sketch-stage steps
     ot_weight: float = 0.0  # weight of the auxiliary Sinkhorn OT between the decoded curves and the cloud
+    sketch_loss: str = "tokens"  # "tokens": NLL of curve tokens fitted to the data's strokes; "cloud": clouds alone
+    count_weight: float = 0.0  # sketch_loss "cloud": weight of the expected number of curves
+    # --- conditioning -------------------------------------------------------------------
+    conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
+    labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
+    class_dim: int = 16  # size of the learned class embedding
+
+    def __post_init__(self) -> None:
+        if self.sketch_loss not in ("tokens", "cloud"):
+            raise ValueError(f"sketch_loss: expected 'tokens' or 'cloud', got {self.sketch_loss!r}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels: expected distinct class names, got {list(self.labels)}")
 
 
 def degree_slices(max_degree: int) -> list[slice]:
@@ -293,6 +326,42 @@ class PointNet(nn.Module):
         return self.head(pooled)
 
 
+def presence_chamfer(curves: torch.Tensor, presence: torch.Tensor, cloud: torch.Tensor, *,
+                     absent_cost: float = 4.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chamfer terms between a cloud and curves that are each present with a probability.
+
+    Args:
+        curves: ``(B, K, S, 2)`` points on ``K`` curves (``S`` per curve).
+        presence: ``(B, K)`` probability that each curve is drawn, in ``[0, 1]``.
+        cloud: ``(B, N, 2)`` target points (same units).
+        absent_cost: squared distance charged to a cloud point when no curve is present.
+
+    Returns:
+        ``(cover, fit)``, each ``(B,)``, squared units. ``cover``: mean over cloud points of the
+        expected squared distance to the nearest *present* curve (curves sorted by distance, the
+        ``k``-th nearest being the nearest present one with probability
+        ``q_(k) prod_{j<k} (1 - q_(j))``). ``fit``: presence-weighted mean over curves of the mean
+        squared distance from a curve's points to the cloud. With presences 0/1, ``(cover + fit) / 2``
+        is the symmetric squared Chamfer distance between the cloud and the present curves.
+        Differentiable in ``curves`` and ``presence``.
+    """
+    B, K, S, _ = curves.shape
+    if presence.shape != (B, K) or cloud.dim() != 3 or cloud.shape[0] != B:
+        raise ValueError(f"expected curves (B, K, S, 2), presence (B, K), cloud (B, N, 2); got "
+                         f"{tuple(curves.shape)}, {tuple(presence.shape)}, {tuple(cloud.shape)}")
+    N = cloud.shape[1]
+    d = torch.cdist(cloud, curves.reshape(B, K * S, 2)).pow(2).reshape(B, N, K, S)
+    dk = d.min(dim=-1).values  # (B, N, K): cloud point -> curve k
+    order = dk.detach().argsort(dim=-1)
+    ds = dk.gather(-1, order)
+    ps = presence[:, None, :].expand(B, N, K).gather(-1, order)
+    none_before = torch.cumprod(torch.cat([torch.ones_like(ps[..., :1]), 1 - ps], -1), -1)  # (B, N, K + 1)
+    cover = (ps * none_before[..., :-1] * ds).sum(-1) + none_before[..., -1] * absent_cost
+    to_cloud = d.min(dim=1).values.mean(dim=-1)  # (B, K): mean over a curve's points of the distance to the cloud
+    fit = (presence * to_cloud).sum(-1) / presence.sum(-1).clamp_min(1e-6)
+    return cover.mean(dim=1), fit
+
+
 def _chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Symmetric Chamfer (mean squared NN distance both ways, halved): ``(B, n, 2), (B, m, 2) -> (B,)``."""
     d = torch.cdist(a, b).pow(2)  # (B, n, m)
@@ -318,13 +387,59 @@ class Cloud2CurveModel(SketchModel):
         D = config.max_degree
         self._n_ctrl = sum(d + 1 for d in range(1, D + 1))
         self.stroke_net = PointNet(config.stroke_width, self._n_ctrl * 2 + D)
-        # sketch level
+        # sketch level; the decoder reads the condition [z, class embedding] (just z when unconditional)
+        self.num_classes = len(config.labels) if len(config.labels) >= 2 else 0
+        self.cond_dim = config.latent_dim + (config.class_dim if self.num_classes else 0)
         self.sketch_encoder = PointNet(config.sketch_width, 2 * config.latent_dim)
-        self.z_to_hidden = nn.Linear(config.latent_dim, config.decoder_hidden)
+        if self.num_classes:
+            self.class_embed = nn.Embedding(self.num_classes, config.class_dim)
+            self.class_to_latent = nn.Linear(config.class_dim, 2 * config.latent_dim, bias=False)
+        else:
+            self.class_embed = self.class_to_latent = None
+        self.z_to_hidden = nn.Linear(self.cond_dim, config.decoder_hidden)
         token_dim = 2 * (config.sketch_max_degree + 1)
-        self.decoder = nn.GRUCell(config.latent_dim + token_dim, config.decoder_hidden)
+        self.decoder = nn.GRUCell(self.cond_dim + token_dim, config.decoder_hidden)
         self.token_head = MixtureDensityHead(config.decoder_hidden, token_dim, config.sketch_mixtures,
                                              n_bits=1, sigma_min=1e-3)
+
+    # ------------------------------------------------------------------ classes
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names this model is conditioned on (index = class id); empty when unconditional."""
+        return tuple(self.config.labels) if self.num_classes else ()
+
+    def class_index(self, label: str | int) -> int:
+        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
+
+        Raises:
+            ValueError: the model is unconditional, or the label is unknown (the message lists
+                the known classes).
+        """
+        return conditioning.class_index(self.labels, label)
+
+    def _class_ids(self, labels: Sequence) -> torch.Tensor | None:
+        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
+
+    def condition(self, z: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder condition ``(B, cond_dim)``: ``z`` ``(B, latent_dim)`` and, for a conditional
+        model, the embedding of ``classes`` ``(B,)``."""
+        if not self.num_classes:
+            if classes is not None:
+                raise ValueError("this model is unconditional (trained without class labels); omit classes/label")
+            return z
+        if classes is None:
+            raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
+        return torch.cat([z, self.class_embed(classes.to(z.device))], dim=-1)
+
+    @classmethod
+    def config_for_data(cls, config: Cloud2CurveConfig, sketches: Sequence[Sketch]) -> Cloud2CurveConfig:
+        """For a ``conditional`` config without ``labels``: the sorted class names of the training
+        sketches (only when there are two or more; otherwise the model stays unconditional)."""
+        if config.conditional and not config.labels:
+            names = conditioning.labels_from_data(sketches)
+            if names:
+                config = config.replace(labels=names)
+        return config
 
     # ------------------------------------------------------------------ stroke level
     def predict_strokes(self, clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -376,9 +491,14 @@ class Cloud2CurveModel(SketchModel):
         """Numbers in one curve token: ``2 * (sketch_max_degree + 1)`` control-point coordinates."""
         return 2 * (self.config.sketch_max_degree + 1)
 
-    def encode(self, clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, N, 2)`` unit-frame clouds -> ``(mu, logvar)``, each ``(B, latent_dim)``."""
+    def encode(self, clouds: torch.Tensor, classes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, N, 2)`` unit-frame clouds (and ``(B,)`` class ids for a conditional model) ->
+        ``(mu, logvar)``, each ``(B, latent_dim)``."""
         out = self.sketch_encoder(clouds)
+        if self.num_classes:
+            if classes is None:
+                raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
+            out = out + self.class_to_latent(self.class_embed(classes.to(out.device)))
         mu, logvar = out.chunk(2, dim=1)
         return mu, logvar.clamp(-8.0, 8.0)
 
@@ -390,7 +510,7 @@ class Cloud2CurveModel(SketchModel):
         """Teacher-forced decoder pass: mixture parameters for every position ``(B, K)``.
 
         Args:
-            z: ``(B, latent_dim)``.
+            z: ``(B, cond_dim)`` decoder condition (:meth:`condition`; ``z`` itself when unconditional).
             tokens: ``(B, K, token_dim)`` target tokens (the input at step ``k`` is token ``k - 1``,
                 zeros at ``k = 0``).
         """
@@ -407,9 +527,11 @@ class Cloud2CurveModel(SketchModel):
     @torch.no_grad()
     def decode(self, z: torch.Tensor, *, generator: torch.Generator | None = None,
                temperature: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Autoregressive decoding of ``max_strokes`` steps.
+        """Autoregressive decoding of ``max_strokes`` steps from ``z`` ``(B, cond_dim)`` (the decoder
+        condition, :meth:`condition`; ``z`` itself when unconditional).
 
-        ``temperature == 0``: greedy (most likely component's mean, stop when ``p(stop) > 0.5``);
+        ``sketch_loss == "cloud"``: deterministic (:meth:`decode_soft`; curves while their presence
+        is above 0.5), whatever the temperature. Otherwise ``temperature == 0``: greedy (most likely component's mean, stop when ``p(stop) > 0.5``);
         otherwise tokens are drawn from the mixture (sketch-rnn style temperature) and stop bits
         from their Bernoulli, with ``generator``.
 
@@ -417,6 +539,9 @@ class Cloud2CurveModel(SketchModel):
             ``(tokens (B, K, token_dim), n_tokens (B,))`` with ``1 <= n_tokens <= max_strokes``.
         """
         cfg = self.config
+        if cfg.sketch_loss == "cloud":
+            tokens, presence = self.decode_soft(z)
+            return tokens, (presence > 0.5).sum(dim=1).clamp(min=1)
         B, K = z.shape[0], cfg.max_strokes
         h = torch.tanh(self.z_to_hidden(z))
         prev = torch.zeros(B, self.token_dim, dtype=z.dtype, device=z.device)
@@ -438,24 +563,81 @@ class Cloud2CurveModel(SketchModel):
             prev = tok
         return torch.stack(toks, 1), n
 
+    def decode_soft(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable decoding for ``sketch_loss="cloud"``: every step emits its mean token.
+
+        Args:
+            z: ``(B, cond_dim)`` decoder condition.
+
+        Returns:
+            ``(tokens (B, K, token_dim), presence (B, K))`` with ``K = max_strokes`` and
+            ``presence[:, k] = prod_{j<k} (1 - p_stop_j)`` (the first curve is always present).
+        """
+        B = z.shape[0]
+        h = torch.tanh(self.z_to_hidden(z))
+        prev = torch.zeros(B, self.token_dim, dtype=z.dtype, device=z.device)
+        toks, stops = [], []
+        for _ in range(self.config.max_strokes):
+            h, params = self._step(z, prev, h)
+            tok = (torch.softmax(params.logits, -1).unsqueeze(-1) * params.mu).sum(-2)  # (B, token_dim)
+            toks.append(tok)
+            stops.append(torch.sigmoid(params.bits[:, 0]))
+            prev = tok
+        stop = torch.stack(stops, 1)  # (B, K)
+        presence = torch.cumprod(torch.cat([torch.ones_like(stop[:, :1]), 1 - stop[:, :-1]], 1), 1)
+        return torch.stack(toks, 1), presence
+
     def _curve_points(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(..., token_dim)`` tokens -> ``(..., S, 2)`` points at uniform ``t``."""
         d = self.config.sketch_max_degree
         t = torch.linspace(0.0, 1.0, self.config.sketch_curve_samples, dtype=tokens.dtype, device=tokens.device)
         return bernstein_basis(d, t) @ tokens.reshape(*tokens.shape[:-1], d + 1, 2)
 
+    def _presence_ot(self, pts: torch.Tensor, presence: torch.Tensor, clouds: torch.Tensor) -> torch.Tensor:
+        """Sinkhorn OT ``(B,)`` between curve points ``(B, K, S, 2)`` (mass: presence ``(B, K)`` times
+        local arc length) and the uniform cloud ``(B, N, 2)``."""
+        B = pts.shape[0]
+        seg = (pts[:, :, 1:] - pts[:, :, :-1]).norm(dim=-1)
+        local = torch.cat([seg[..., :1], seg[..., 1:] + seg[..., :-1], seg[..., -1:]], dim=-1) / 2 + 1e-3
+        w = (local * presence.unsqueeze(-1)).reshape(B, -1)
+        w = w / w.sum(1, keepdim=True)
+        return self._sinkhorn(pts.reshape(B, -1, 2), clouds, w)
+
+    def _kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
+
+    def cloud_losses(self, clouds: torch.Tensor, eps: torch.Tensor,
+                     classes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Sketch-level VAE losses from the clouds alone (``sketch_loss="cloud"``; batch means).
+
+        ``cover`` / ``fit``: the two terms of :func:`presence_chamfer` between the cloud and the
+        softly decoded curves (:meth:`decode_soft`), squared unit-frame units; ``chamfer``: their
+        mean; ``count``: expected number of curves; ``kl``: KL of the latent; ``ot`` (when
+        ``ot_weight > 0``): presence- and arc-length-weighted Sinkhorn OT to the cloud.
+        """
+        mu, logvar = self.encode(clouds, classes)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        tokens, presence = self.decode_soft(self.condition(z, classes))
+        pts = self._curve_points(tokens)  # (B, K, S, 2)
+        cover, fit = presence_chamfer(pts, presence, clouds)
+        out = {"cover": cover.mean(), "fit": fit.mean(), "chamfer": 0.5 * (cover + fit).mean(),
+               "count": presence.sum(1).mean(), "kl": self._kl(mu, logvar).mean()}
+        if self.config.ot_weight > 0:
+            out["ot"] = self._presence_ot(pts, presence, clouds).mean()
+        return out
+
     def sketch_losses(self, clouds: torch.Tensor, eps: torch.Tensor, tokens: torch.Tensor,
-                      n_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sketch-level VAE losses (per sketch, batch mean).
+                      n_tokens: torch.Tensor, classes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Sketch-level VAE losses against curve tokens (``sketch_loss="tokens"``; per sketch, batch mean).
 
         ``nll``: negative log-likelihood of the curve tokens under the mixture head (teacher
         forcing, summed over a sketch's tokens); ``stop``: stop-bit BCE summed over the same
         positions; ``kl``: KL of the latent; ``ot``: Sinkhorn OT between points on the mixtures'
         mean curves (mass by arc length, present tokens only) and the input cloud.
         """
-        mu, logvar = self.encode(clouds)
+        mu, logvar = self.encode(clouds, classes)
         z = mu + eps * torch.exp(0.5 * logvar)
-        params = self.decode_teacher(z, tokens)
+        params = self.decode_teacher(self.condition(z, classes), tokens)
         B, K, _ = tokens.shape
         k = torch.arange(K, device=clouds.device).unsqueeze(0)
         n = n_tokens.unsqueeze(1)
@@ -463,16 +645,10 @@ class Cloud2CurveModel(SketchModel):
         nll = -(MixtureDensityHead.log_prob(params, tokens) * valid).sum(1)
         target = (k == n - 1).to(clouds.dtype)
         stop = (nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], target, reduction="none") * valid).sum(1)
-        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
-        out = {"nll": nll.mean(), "stop": stop.mean(), "kl": kl.mean()}
+        out = {"nll": nll.mean(), "stop": stop.mean(), "kl": self._kl(mu, logvar).mean()}
         if self.config.ot_weight > 0:
             mean_tok = (torch.softmax(params.logits, -1).unsqueeze(-1) * params.mu).sum(-2)  # (B, K, T)
-            pts = self._curve_points(mean_tok)  # (B, K, S, 2)
-            seg = (pts[:, :, 1:] - pts[:, :, :-1]).norm(dim=-1)
-            local = torch.cat([seg[..., :1], seg[..., 1:] + seg[..., :-1], seg[..., -1:]], dim=-1) / 2 + 1e-3
-            w = (local * valid.unsqueeze(-1)).reshape(B, -1)
-            w = w / w.sum(1, keepdim=True)
-            out["ot"] = self._sinkhorn(pts.reshape(B, -1, 2), clouds, w).mean()
+            out["ot"] = self._presence_ot(self._curve_points(mean_tok), valid, clouds).mean()
         return out
 
     def _sketch_cloud(self, sketch: Sketch, rng: np.random.Generator) -> np.ndarray:
@@ -538,33 +714,41 @@ class Cloud2CurveModel(SketchModel):
                 raise ValueError("stroke stage: no stroke with two or more distinct points in this batch")
             return {"clouds": torch.tensor(np.stack(clouds), dtype=torch.float32)}
         if stage == "sketch":
-            clouds, toks, counts = [], [], []
+            clouds, toks, counts, labels = [], [], [], []
             K, T = cfg.max_strokes, self.token_dim
+            from_clouds = cfg.sketch_loss == "cloud"
             for sk in sketches:
                 if sk.num_points == 0:
                     continue
                 centre, scale = self._sketch_frame(sk)
-                tokens = self._tokens_for(sk, centre, scale)
-                if not tokens:
-                    continue
+                if not from_clouds:
+                    tokens = self._tokens_for(sk, centre, scale)
+                    if not tokens:
+                        continue
+                    padded = np.zeros((K, T))
+                    padded[: len(tokens)] = np.stack(tokens).reshape(len(tokens), T)
+                    toks.append(padded)
+                    counts.append(len(tokens))
                 clouds.append((self._sketch_cloud(sk, rng) - centre) / scale)
-                padded = np.zeros((K, T))
-                padded[: len(tokens)] = np.stack(tokens).reshape(len(tokens), T)
-                toks.append(padded)
-                counts.append(len(tokens))
+                labels.append(sk.label)
             if not clouds:
                 raise ValueError("sketch stage: every sketch in this batch is empty")
             eps = rng.standard_normal((len(clouds), cfg.latent_dim))
-            return {
+            batch = {
                 "clouds": torch.tensor(np.stack(clouds), dtype=torch.float32),
                 "eps": torch.tensor(eps, dtype=torch.float32),
-                "tokens": torch.tensor(np.stack(toks), dtype=torch.float32),
-                "n_tokens": torch.tensor(counts, dtype=torch.long),
             }
+            if not from_clouds:
+                batch["tokens"] = torch.tensor(np.stack(toks), dtype=torch.float32)
+                batch["n_tokens"] = torch.tensor(counts, dtype=torch.long)
+            if self.num_classes:
+                batch["classes"] = self._class_ids(labels)  # a conditional model needs known labels
+            return batch
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     def loss(self, batch: dict[str, torch.Tensor], *, step: int = 0, stage: str = "stroke") -> dict[str, torch.Tensor]:
-        """Stage ``"stroke"``: ``mean_d fit_d + degree CE``; stage ``"sketch"``: OT + penalty + KL + stop BCE."""
+        """Stage ``"stroke"``: ``mean_d fit_d + degree CE``; stage ``"sketch"``: token NLL + stop BCE +
+        KL (+ OT), or with ``sketch_loss="cloud"``: presence Chamfer + count penalty + KL (+ OT)."""
         cfg = self.config
         dev = self.device
         clouds = batch["clouds"].to(dev)
@@ -575,8 +759,19 @@ class Cloud2CurveModel(SketchModel):
             return {"loss": loss, "fit": fit.detach(), "degree_ce": out["degree_ce"].detach(),
                     "mean_degree": out["target_degree"].float().mean()}
         if stage == "sketch":
-            out = self.sketch_losses(clouds, batch["eps"].to(dev), batch["tokens"].to(dev), batch["n_tokens"].to(dev))
+            classes = batch.get("classes")
+            if self.num_classes and classes is None:
+                raise ValueError("a conditional model needs 'classes' in the batch")
             ramp = min(1.0, (step + 1) / cfg.kl_anneal_steps) if cfg.kl_anneal_steps > 0 else 1.0
+            if cfg.sketch_loss == "cloud":
+                out = self.cloud_losses(clouds, batch["eps"].to(dev), classes)
+                kl_term = torch.clamp(out["kl"], min=cfg.kl_free) if cfg.kl_free > 0 else out["kl"]
+                loss = out["chamfer"] + cfg.count_weight * out["count"] + ramp * cfg.kl_weight * kl_term
+                if "ot" in out:
+                    loss = loss + cfg.ot_weight * out["ot"]
+                return {"loss": loss, **{k: v.detach() for k, v in out.items()}}
+            out = self.sketch_losses(clouds, batch["eps"].to(dev), batch["tokens"].to(dev), batch["n_tokens"].to(dev),
+                                     classes)
             kl_term = torch.clamp(out["kl"], min=cfg.kl_free) if cfg.kl_free > 0 else out["kl"]
             loss = out["nll"] + cfg.stop_weight * out["stop"] + ramp * cfg.kl_weight * kl_term
             if "ot" in out:
@@ -590,8 +785,9 @@ class Cloud2CurveModel(SketchModel):
         if stage == "stroke":
             return list(self.stroke_net.parameters())
         if stage == "sketch":
-            mods = [self.sketch_encoder, self.z_to_hidden, self.decoder, self.token_head]
-            return [p for m in mods for p in m.parameters()]
+            mods = [self.sketch_encoder, self.z_to_hidden, self.decoder, self.token_head, self.class_embed,
+                    self.class_to_latent]
+            return [p for m in mods if m is not None for p in m.parameters()]
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     # ------------------------------------------------------------------ inference
@@ -627,7 +823,9 @@ class Cloud2CurveModel(SketchModel):
 
     @torch.no_grad()
     def _decode_to_sketches(self, z: torch.Tensor, frames: list[tuple[np.ndarray, float]], *,
-                            generator: torch.Generator | None = None, temperature: float = 0.0) -> list[BezierSketch]:
+                            generator: torch.Generator | None = None, temperature: float = 0.0,
+                            names: Sequence[str | None] | None = None) -> list[BezierSketch]:
+        """Decode conditions ``z`` ``(B, cond_dim)`` into Bézier sketches placed in ``frames``."""
         tokens, n = self.decode(z, generator=generator, temperature=temperature)
         d = self.config.sketch_max_degree
         tokens = tokens.double().cpu().numpy().reshape(z.shape[0], self.config.max_strokes, d + 1, 2)
@@ -635,38 +833,45 @@ class Cloud2CurveModel(SketchModel):
         for b in range(z.shape[0]):
             centre, scale = frames[b]
             curves = [tokens[b, k] * scale + centre for k in range(int(n[b]))]
-            out.append(BezierSketch(curves, meta={"source": "cloud2curve"}))
+            out.append(BezierSketch(curves, label=None if names is None else names[b], meta={"source": "cloud2curve"}))
         return out
 
     def _sketch_clouds(self, sketches: Sequence[Sketch], seed: int = 0):
-        """Unit-frame clouds (``sketch_points`` each) and frames of the non-empty sketches."""
+        """Unit-frame clouds (``sketch_points`` each), frames and labels of the non-empty sketches."""
         rng = np.random.default_rng(seed)
-        clouds, frames = [], []
+        clouds, frames, labels = [], [], []
         for sk in sketches:
             if sk.num_points == 0:
                 continue
             centre, scale = self._sketch_frame(sk)
             clouds.append((self._sketch_cloud(sk, rng) - centre) / scale)
             frames.append((centre, scale))
-        return clouds, frames
+            labels.append(sk.label)
+        return clouds, frames, labels
 
     @torch.no_grad()
     def reconstruct(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
         """Encode each sketch's cloud deterministically (latent mean) and decode it greedily.
 
-        Needs only the points (no stroke order): the encoder reads an unordered cloud. Returns
-        curves in each input's own coordinate frame (empty sketches are skipped).
+        Needs only the points (no stroke order): the encoder reads an unordered cloud (a
+        conditional model also reads each sketch's label). Returns curves in each input's own
+        coordinate frame, labelled like the input (empty sketches are skipped).
         """
-        clouds, frames = self._sketch_clouds(sketches)
+        clouds, frames, labels = self._sketch_clouds(sketches)
         if not clouds:
             return []
-        mu, _ = self.encode(torch.tensor(np.stack(clouds), dtype=torch.float32, device=self.device))
-        return self._decode_to_sketches(mu, frames)
+        classes = self._class_ids(labels)
+        mu, _ = self.encode(torch.tensor(np.stack(clouds), dtype=torch.float32, device=self.device), classes)
+        return self._decode_to_sketches(self.condition(mu, classes), frames, names=labels)
 
-    def evaluate(self, sketches: Sequence[Sketch]) -> dict[str, float]:
-        """Held-out metrics: stroke fit (unit frame), sketch token NLL / KL, and the greedy
-        reconstruction's Chamfer to the input cloud (unit frame, squared) and curve count."""
+    def evaluate(self, sketches: Sequence[Sketch], *, limit: int | None = None) -> dict[str, float]:
+        """Held-out metrics on the first ``limit`` sketches (all when None): stroke fit (unit
+        frame), sketch token NLL / KL (``sketch_loss="tokens"``) or the cloud loss terms
+        (``"cloud"``), and the greedy reconstruction's Chamfer to the input cloud (unit frame:
+        ``sketch_recon_chamfer`` squared, ``sketch_recon_chamfer_bbox`` plain distance divided by
+        the larger bounding-box side) and curve count."""
         self.eval()
+        sketches = list(sketches)[:limit]
         out: dict[str, float] = {}
         with torch.no_grad():
             g = torch.Generator().manual_seed(0)
@@ -679,30 +884,62 @@ class Cloud2CurveModel(SketchModel):
                 pass
             b = self.collate(sketches, stage="sketch", generator=g)
             dev = self.device
-            sk = self.sketch_losses(b["clouds"].to(dev), torch.zeros_like(b["eps"]).to(dev),
-                                    b["tokens"].to(dev), b["n_tokens"].to(dev))
-            out["sketch_nll"] = float(sk["nll"])
-            out["sketch_kl"] = float(sk["kl"])
-            mu, _ = self.encode(b["clouds"].to(dev))
-            tokens, n = self.decode(mu)
+            clouds, classes = b["clouds"].to(dev), b.get("classes")
+            if self.config.sketch_loss == "cloud":
+                cl = self.cloud_losses(clouds, torch.zeros_like(b["eps"]).to(dev), classes)
+                out.update({f"sketch_{k}": float(v) for k, v in cl.items()})
+            else:
+                sk = self.sketch_losses(clouds, torch.zeros_like(b["eps"]).to(dev),
+                                        b["tokens"].to(dev), b["n_tokens"].to(dev), classes)
+                out["sketch_nll"] = float(sk["nll"])
+                out["sketch_kl"] = float(sk["kl"])
+                out["sketch_true_tokens"] = float(b["n_tokens"].float().mean())
+            mu, _ = self.encode(clouds, classes)
+            tokens, n = self.decode(self.condition(mu, classes))
             pts = self._curve_points(tokens)  # (B, K, S, 2)
-            cham = []
+            cham, boxed = [], []
             for i in range(pts.shape[0]):
-                p = pts[i, : int(n[i])].reshape(1, -1, 2)
-                cham.append(float(_chamfer(p, b["clouds"][i : i + 1].to(dev))))
+                p = pts[i, : int(n[i])].reshape(-1, 2)
+                c = clouds[i]
+                cham.append(float(_chamfer(p[None], c[None])))
+                d = torch.cdist(p, c)
+                side = float((c.amax(0) - c.amin(0)).max())
+                boxed.append(0.5 * float(d.min(1).values.mean() + d.min(0).values.mean()) / max(side, 1e-9))
             out["sketch_recon_chamfer"] = float(np.mean(cham))
+            out["sketch_recon_chamfer_bbox"] = float(np.mean(boxed))
             out["sketch_ot"] = out["sketch_recon_chamfer"]  # old key, kept for existing readers
             out["sketch_strokes"] = float(n.float().mean())
-            out["sketch_true_tokens"] = float(b["n_tokens"].float().mean())
         return out
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None,
-               temperature: float = 1.0) -> list[BezierSketch]:
-        """Draw ``n`` sketches: ``z ~ N(0, temperature^2 I)``, curve tokens and stop bits drawn
-        autoregressively at ``temperature`` (0: greedy), mapped to ``[0, canvas]`` px."""
+    def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+               label: str | int | Sequence[str | int] | None = None) -> list[BezierSketch]:
+        """Draw ``n`` sketches mapped to ``[0, canvas]`` px.
+
+        ``z ~ N(0, temperature^2 I)``; with ``sketch_loss="tokens"`` the curve tokens and stop
+        bits are drawn autoregressively at ``temperature`` (0: greedy); a ``"cloud"`` model decodes
+        ``z`` deterministically (its randomness is all in ``z``).
+
+        Args:
+            n: number of sketches (>= 1).
+            generator: torch generator for the classes (drawn first), ``z`` and the decoder's draws.
+            temperature: sampling temperature (>= 0).
+            label: conditional models: one class (name or index) for all ``n`` sketches, or a
+                sequence of ``n`` classes; ``None`` draws classes uniformly. Must be ``None`` for
+                an unconditional model.
+
+        Returns:
+            ``n`` ``BezierSketch``, each ``label``-ed with its class name (conditional models).
+
+        Raises:
+            ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones), or
+                ``label`` given to an unconditional model.
+        """
         check_sample_args(n, temperature)
+        classes = conditioning.sample_classes(self.labels, n, label, generator)
         z = torch.randn(n, self.config.latent_dim, generator=generator) * float(temperature)
         half = self.config.canvas / 2.0
         frames = [(np.array([half, half]), half * 0.9)] * n
-        return self._decode_to_sketches(z.to(self.device), frames, generator=generator, temperature=temperature)
+        names = None if classes is None else [self.labels[int(i)] for i in classes]
+        return self._decode_to_sketches(self.condition(z.to(self.device), classes), frames, generator=generator,
+                                        temperature=temperature, names=names)

@@ -14,6 +14,14 @@ adjoint optional); a linear readout gives ``x, y`` and the pen logit. Because th
 ODE, it can be queried at any number of time points (resolution-free).
 Loss: smooth-L1 on ``x, y`` + Bernoulli NLL on the pen (computed from logits, so it never takes
 ``log(0)``) + annealed KL for the VAE head.
+
+Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
+it from the training sketches' labels if ``conditional``), a learned class embedding joins the
+latent wherever the decoder reads it (initial state and dynamics: the decoder's condition is
+``[z, embedding]``) and is added, through a linear map, to the encoder's pooled summary (the
+same as concatenating it before the encoder's linear readout). ``sample``/``decode`` take a
+``label``; ``model.labels`` lists the class names (empty for an unconditional model). An
+unconditional model has exactly the parameters it had before conditioning existed.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
 from sketchkit.models.ode_parts import (
     DYNAMICS,
@@ -82,6 +91,10 @@ class SketchODEConfig(ModelConfig):
     smooth_l1_beta: float = 0.05  # smooth-L1 transition point, normalised units
     pen_weight: float = 1.0  # weight of the pen Bernoulli NLL
     pen_threshold: float = 0.5  # pen probability at/above which a decoded point is pen-up
+    # -- conditioning ---------------------------------------------------------------------------
+    conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
+    labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
+    class_dim: int = 16  # size of the learned class embedding
 
     def __post_init__(self) -> None:
         if self.n_points < 2:
@@ -92,6 +105,8 @@ class SketchODEConfig(ModelConfig):
             raise ValueError(f"dynamics: expected one of {sorted(DYNAMICS)}, got {self.dynamics!r}")
         if self.time_scale <= 0:
             raise ValueError(f"time_scale: expected > 0, got {self.time_scale}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels: expected distinct class names, got {list(self.labels)}")
 
 
 @register_model
@@ -108,12 +123,59 @@ class SketchODEModel(SketchModel):
             self.encoder = CDEEncoder(4, c.encoder_hidden, tuple(c.encoder_widths), enc_out)
         else:
             self.encoder = BiLSTMEncoder(4, c.encoder_hidden, enc_out)
-        self.initial_state = nn.Linear(c.latent_dim, 2 * c.ode_dim)  # z -> [p0, v0]
-        dynamics = make_dynamics(c.dynamics, c.ode_dim, c.latent_dim, c.dynamics_hidden,
+        self.num_classes = len(c.labels) if len(c.labels) >= 2 else 0
+        # the decoder's condition: z, plus the class embedding for a conditional model
+        self.cond_dim = c.latent_dim + (c.class_dim if self.num_classes else 0)
+        if self.num_classes:
+            self.class_embed = nn.Embedding(self.num_classes, c.class_dim)
+            self.class_to_summary = nn.Linear(c.class_dim, enc_out, bias=False)  # added to the encoder output
+        else:
+            self.class_embed = self.class_to_summary = None
+        self.initial_state = nn.Linear(self.cond_dim, 2 * c.ode_dim)  # condition -> [p0, v0]
+        dynamics = make_dynamics(c.dynamics, c.ode_dim, self.cond_dim, c.dynamics_hidden,
                                  frequency=c.frequency, learn_frequency=c.learn_frequency,
                                  n_basis=c.n_basis)
         self.field = SecondOrderField(dynamics, c.ode_dim, c.time_scale)
         self.readout = nn.Linear(c.ode_dim, 3)  # p -> x, y, pen logit
+
+    # -- classes --------------------------------------------------------------------------------
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names this model is conditioned on (index = class id); empty when unconditional."""
+        return tuple(self.config.labels) if self.num_classes else ()
+
+    def class_index(self, label: str | int) -> int:
+        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
+
+        Raises:
+            ValueError: the model is unconditional, or the label is unknown (the message lists
+                the known classes).
+        """
+        return conditioning.class_index(self.labels, label)
+
+    def _class_ids(self, labels: Sequence) -> torch.Tensor | None:
+        """``(B,)`` class ids of per-sketch labels (``None`` for an unconditional model)."""
+        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
+
+    def _condition(self, z: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
+        """Decoder condition ``(B, cond_dim)``: ``z`` and, for a conditional model, the class embedding."""
+        if not self.num_classes:
+            if classes is not None:
+                raise ValueError("this model is unconditional (trained without class labels); omit classes/label")
+            return z
+        if classes is None:
+            raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
+        return torch.cat([z, self.class_embed(classes.to(z.device))], dim=-1)
+
+    @classmethod
+    def config_for_data(cls, config: SketchODEConfig, sketches: Sequence[Sketch]) -> SketchODEConfig:
+        """For a ``conditional`` config without ``labels``: the sorted class names of the training
+        sketches (only when there are two or more; otherwise the model stays unconditional)."""
+        if config.conditional and not config.labels:
+            names = conditioning.labels_from_data(sketches)
+            if names:
+                config = config.replace(labels=names)
+        return config
 
     # -- data -----------------------------------------------------------------------------------
     @property
@@ -142,12 +204,14 @@ class SketchODEModel(SketchModel):
     def collate(self, sketches: Sequence[Sketch], *, stage: str = "main",
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Batch: ``points`` ``(B, n_points, 3)`` [x, y, pen], ``times`` ``(n_points,)`` in [0, 1],
-        ``eps`` ``(B, latent_dim)`` reparameterisation noise (zeros without a generator).
+        ``eps`` ``(B, latent_dim)`` reparameterisation noise (zeros without a generator), and for a
+        conditional model ``classes`` ``(B,)`` (every sketch needs a known label).
 
         With a generator, ``augment`` on and the model in training mode, a fraction ``augment_prob`` of the curves get smooth
         noise of level ``augment_level`` (:func:`~sketchkit.models.ode_parts.augment_sequence`).
         """
         c = self.config
+        classes = self._class_ids([s.label for s in sketches])
         seqs, _, _ = self.sequences(sketches)
         if generator is not None and c.augment and c.augment_level > 0 and self.training:
             seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
@@ -159,34 +223,49 @@ class SketchODEModel(SketchModel):
             eps = torch.randn(len(seqs), c.latent_dim, generator=generator)
         else:
             eps = torch.zeros(len(seqs), c.latent_dim)
-        return {
+        batch = {
             "points": torch.as_tensor(seqs, dtype=torch.float32),
             "times": torch.linspace(0.0, 1.0, c.n_points),
             "eps": eps,
         }
+        if classes is not None:
+            batch["classes"] = classes
+        return batch
 
     # -- networks -------------------------------------------------------------------------------
-    def _encode_tensor(self, points: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(B, n, 3)`` curves at ``(n,)`` times -> mean ``(B, latent)`` and log-variance (or None)."""
+    def _encode_tensor(self, points: torch.Tensor, times: torch.Tensor, classes: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, n, 3)`` curves at ``(n,)`` times (and ``(B,)`` class ids for a conditional model)
+        -> mean ``(B, latent)`` and log-variance (or None)."""
         x = torch.cat([points, times.expand(points.shape[0], -1).unsqueeze(-1)], dim=-1)  # (B, n, 4)
         h = self.encoder(x, times)  # (B, enc_out)
+        if self.num_classes:
+            if classes is None:
+                raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
+            h = h + self.class_to_summary(self.class_embed(classes.to(h.device)))
         if self.config.vae:
             mu, logvar = h.chunk(2, dim=-1)
             return mu, logvar.clamp(-10.0, 10.0)
         return h, None
 
-    def decode_tensor(self, z: torch.Tensor, t: torch.Tensor, *, frequency: float | None = None) -> torch.Tensor:
+    def decode_tensor(self, z: torch.Tensor, t: torch.Tensor, *, frequency: float | None = None,
+                      classes: torch.Tensor | None = None) -> torch.Tensor:
         """Decode latents at times ``t``: ``(B, latent)``, ``(m,)`` in [0, 1] -> ``(B, m, 3)``
-        ``[x, y, pen_logit]`` (normalised units). Differentiable; any ``m >= 1``."""
+        ``[x, y, pen_logit]`` (normalised units). Differentiable; any ``m >= 1``. A conditional
+        model needs ``classes`` ``(B,)`` (class ids); an unconditional one refuses them."""
         if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"z: expected shape (batch, {self.config.latent_dim}), got {tuple(z.shape)}")
         if t.dim() != 1 or t.shape[0] < 1:
             raise ValueError(f"t: expected shape (m,), got {tuple(t.shape)}")
+        return self._decode_condition(self._condition(z, classes), t, frequency=frequency)
+
+    def _decode_condition(self, cond: torch.Tensor, t: torch.Tensor, *, frequency: float | None = None) -> torch.Tensor:
+        """:meth:`decode_tensor` from the full decoder condition ``(B, cond_dim)``."""
         c = self.config
-        p0, v0 = self.initial_state(z).chunk(2, dim=-1)  # (B, ode_dim) each
+        p0, v0 = self.initial_state(cond).chunk(2, dim=-1)  # (B, ode_dim) each
         self.field.frequency = frequency
         try:
-            pos, _ = solve_second_order(self.field, p0, v0, z, t * c.time_scale, method=c.solver,
+            pos, _ = solve_second_order(self.field, p0, v0, cond, t * c.time_scale, method=c.solver,
                                         step_size=self.step_size, rtol=c.rtol, atol=c.atol,
                                         adjoint=c.adjoint and self.training)
         finally:
@@ -200,7 +279,10 @@ class SketchODEModel(SketchModel):
         dev = self.device
         dtype = self._dtype()
         points, times = batch["points"].to(dev, dtype), batch["times"].to(dev, dtype)
-        mu, logvar = self._encode_tensor(points, times)
+        classes = batch.get("classes")
+        if self.num_classes and classes is None:
+            raise ValueError("a conditional model needs 'classes' in the batch")
+        mu, logvar = self._encode_tensor(points, times, classes)
         if c.vae:
             eps = batch.get("eps")
             eps = torch.zeros_like(mu) if eps is None else eps.to(dev, mu.dtype)
@@ -208,7 +290,7 @@ class SketchODEModel(SketchModel):
             kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=-1)).mean()
         else:
             z, kl = mu, torch.zeros((), device=dev)
-        out = self.decode_tensor(z, times)  # (B, n, 3)
+        out = self.decode_tensor(z, times, classes=classes)  # (B, n, 3)
         recon = F.smooth_l1_loss(out[..., :2], points[..., :2], beta=c.smooth_l1_beta)
         pen_nll = F.binary_cross_entropy_with_logits(out[..., 2], points[..., 2])
         kl_w = c.kl_weight * min(1.0, step / max(c.kl_anneal_steps, 1)) if c.vae else 0.0
@@ -237,20 +319,35 @@ class SketchODEModel(SketchModel):
                 label=None if labels is None else labels[i]))
         return res
 
-    @torch.no_grad()
-    def encode(self, sketches: Sequence[Sketch], *, batch_size: int = 256) -> torch.Tensor:
-        """Latent codes (VAE: the means) of ``sketches`` -> ``(B, latent_dim)`` on the model's device."""
+
+    def _names(self, classes: torch.Tensor | None, n: int) -> list[str | None]:
+        return [None] * n if classes is None else [self.labels[int(i)] for i in classes]
+
+    def _conditions(self, sketches: Sequence[Sketch], *, batch_size: int = 256
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Posterior means ``(B, latent_dim)`` of ``sketches`` and their class ids (or None)."""
         seqs, _, _ = self.sequences(sketches)
+        classes = self._class_ids([s.label for s in sketches])  # conditional: every sketch needs a known label
         times = self._times(None)
         zs = []
         for i in range(0, len(seqs), batch_size):
             pts = torch.as_tensor(seqs[i: i + batch_size], dtype=self._dtype(), device=self.device)
-            zs.append(self._encode_tensor(pts, times)[0])
-        return torch.cat(zs)
+            cls = None if classes is None else classes[i: i + batch_size]
+            zs.append(self._encode_tensor(pts, times, cls)[0])
+        return torch.cat(zs), classes
+
+    @torch.no_grad()
+    def encode(self, sketches: Sequence[Sketch], *, batch_size: int = 256) -> torch.Tensor:
+        """Latent codes (VAE: the means) of ``sketches`` -> ``(B, latent_dim)`` on the model's device.
+
+        A conditional model reads each sketch's label too (unknown or missing labels: ValueError).
+        """
+        return self._conditions(sketches, batch_size=batch_size)[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, t: torch.Tensor | None = None, *, n_points: int | None = None,
-               frequency: float | None = None) -> list[Sketch]:
+               frequency: float | None = None, label: str | int | Sequence[str | int] | None = None,
+               generator: torch.Generator | None = None) -> list[Sketch]:
         """Decode latents to sketches in normalised units (first point at the origin).
 
         Args:
@@ -259,71 +356,112 @@ class SketchODEModel(SketchModel):
                 (default ``config.n_points``); any number works (resolution-free decoding).
             frequency: decode-time override of the dynamics' frequency (periodic_mlp: ``w`` in
                 ``cos(w x)``, smaller = smoother; fourier/legendre: number of basis terms kept).
+            label: conditional models: one class (name or index) for every latent, or one per
+                latent; ``None`` draws classes uniformly with ``generator``. Must be ``None`` for
+                an unconditional model.
 
         Returns:
-            ``B`` sketches, split into strokes where the pen probability is below the threshold.
+            ``B`` sketches, split into strokes where the pen probability is below the threshold,
+            ``label``-ed with their class name (conditional models).
         """
         if t is None:
             t = self._times(n_points)
         t = torch.as_tensor(t, dtype=self._dtype(), device=self.device)
-        out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency)
-        return self._to_sketches(out)
+        classes = conditioning.sample_classes(self.labels, z.shape[0], label, generator)
+        out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency, classes=classes)
+        return self._to_sketches(out, labels=self._names(classes, z.shape[0]))
 
     @torch.no_grad()
     def reconstruct(self, sketches: Sequence[Sketch], *, n_points: int | None = None,
                     frequency: float | None = None) -> list[Sketch]:
-        """Encode and decode ``sketches``; results are mapped back to each input's frame and units."""
+        """Encode and decode ``sketches``; results are mapped back to each input's frame and units.
+
+        A conditional model decodes each sketch in its own (labelled) class.
+        """
         _, offsets, scales = self.sequences(sketches)
-        z = self.encode(sketches)
-        out = self.decode_tensor(z, self._times(n_points), frequency=frequency)
+        z, classes = self._conditions(sketches)
+        out = self.decode_tensor(z, self._times(n_points), frequency=frequency, classes=classes)
         return self._to_sketches(out, offsets, scales, [s.label for s in sketches])
 
     @torch.no_grad()
     def interpolate(self, a: Sketch, b: Sketch, steps: int = 8, *, n_points: int | None = None) -> list[Sketch]:
         """Decode ``steps`` latents evenly spaced on the line from ``encode(a)`` to ``encode(b)``
-        (both ends included), in normalised units."""
+        (both ends included), in normalised units. A conditional model interpolates the class
+        embeddings of ``a`` and ``b`` along with the latents."""
         if steps < 2:
             raise ValueError(f"steps: expected >= 2, got {steps}")
-        za, zb = self.encode([a, b])
-        w = torch.linspace(0.0, 1.0, steps, device=self.device, dtype=za.dtype)[:, None]
-        return self.decode((1 - w) * za + w * zb, n_points=n_points)
+        z, classes = self._conditions([a, b])
+        cond = self._condition(z, classes)
+        w = torch.linspace(0.0, 1.0, steps, device=self.device, dtype=cond.dtype)[:, None]
+        out = self._decode_condition((1 - w) * cond[:1] + w * cond[1:], self._times(n_points))
+        name = a.label if self.num_classes and a.label == b.label else None
+        return self._to_sketches(out, labels=[name] * steps)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
-               n_points: int | None = None, frequency: float | None = None) -> list[Sketch]:
+               n_points: int | None = None, frequency: float | None = None,
+               label: str | int | Sequence[str | int] | None = None) -> list[Sketch]:
         """Decode ``n`` latents drawn from the prior ``N(0, temperature^2 I)`` (normalised units).
 
         Meaningful for ``vae=True`` models; a plain autoencoder's latents are not N(0, I).
+
+        Args:
+            n: number of sketches (>= 1).
+            generator: torch generator for the classes (drawn first) and ``z``.
+            temperature: standard deviation of the prior draws (0: the prior mean).
+            label: conditional models: one class (name or index) for all ``n`` sketches, or a
+                sequence of ``n`` classes; ``None`` draws classes uniformly. Must be ``None`` for
+                an unconditional model.
+
+        Returns:
+            ``n`` sketches, each ``label``-ed with its class name (conditional models).
+
+        Raises:
+            ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones), or
+                ``label`` given to an unconditional model.
         """
         check_sample_args(n, temperature)
+        classes = conditioning.sample_classes(self.labels, n, label, generator)
         z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
-        return self.decode(z, n_points=n_points, frequency=frequency)
+        t = self._times(n_points)
+        out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency, classes=classes)
+        return self._to_sketches(out, labels=self._names(classes, n))
 
     @torch.no_grad()
     def sample_around(self, sketch: Sketch, n: int, *, generator: torch.Generator | None = None,
                       scale: float = 0.3, n_points: int | None = None) -> list[Sketch]:
-        """Decode ``n`` latents ``encode(sketch) + scale * N(0, I)`` (normalised units)."""
-        z = self.encode([sketch])
+        """Decode ``n`` latents ``encode(sketch) + scale * N(0, I)`` (normalised units; a
+        conditional model keeps the sketch's class)."""
+        z, classes = self._conditions([sketch])
         noise = torch.randn(n, self.config.latent_dim, generator=generator).to(z)
-        return self.decode(z + scale * noise, n_points=n_points)
+        classes = None if classes is None else classes.expand(n)
+        out = self.decode_tensor(z + scale * noise, self._times(n_points), classes=classes)
+        return self._to_sketches(out, labels=self._names(classes, n))
 
     @torch.no_grad()
-    def evaluate(self, sketches: Sequence[Sketch], *, batch_size: int = 256) -> dict[str, float]:
-        """Reconstruction quality in normalised units (largest point norm = 1).
+    def evaluate(self, sketches: Sequence[Sketch], *, batch_size: int = 256,
+                 limit: int | None = None) -> dict[str, float]:
+        """Reconstruction quality in normalised units (largest point norm = 1) of the first
+        ``limit`` sketches (all when None).
 
         Returns:
             ``chamfer``: mean symmetric Chamfer distance between the pen-down points of the input
             curve and of its reconstruction (``n_points`` each; all reconstructed points are used
-            when none is pen-down); ``pen_accuracy``: fraction of samples with the right pen
-            state; ``l1``: mean absolute x/y error at equal times.
+            when none is pen-down); ``chamfer_bbox``: the same distance divided by the larger side
+            of the input's bounding box (the frame of the issue's targets); ``pen_accuracy``:
+            fraction of samples with the right pen state; ``l1``: mean absolute x/y error at equal
+            times.
         """
+        sketches = list(sketches)[:limit]
         seqs, _, _ = self.sequences(sketches)
+        classes = self._class_ids([s.label for s in sketches])
         times = self._times(None)
-        chamfers, pen_ok, l1 = [], [], []
+        chamfers, boxed, pen_ok, l1 = [], [], [], []
         for i in range(0, len(seqs), batch_size):
             pts = torch.as_tensor(seqs[i: i + batch_size], dtype=self._dtype(), device=self.device)
-            z = self._encode_tensor(pts, times)[0]
-            out = self.decode_tensor(z, times)
+            cls = None if classes is None else classes[i: i + batch_size]
+            z = self._encode_tensor(pts, times, cls)[0]
+            out = self.decode_tensor(z, times, classes=cls)
             pen_pred = torch.sigmoid(out[..., 2]) >= self.config.pen_threshold
             pen_ok.append((pen_pred == (pts[..., 2] >= 0.5)).float().mean(dim=1))
             l1.append((out[..., :2] - pts[..., :2]).abs().mean(dim=(1, 2)))
@@ -335,8 +473,11 @@ class SketchODEModel(SketchModel):
                 if target.shape[0] == 0:
                     target = pts[j, :, :2]
                 chamfers.append(float(chamfer_distance(target, pred)))
+                side = float((pts[j, :, :2].amax(0) - pts[j, :, :2].amin(0)).max())
+                boxed.append(chamfers[-1] / max(side, 1e-9))
         return {
             "chamfer": float(np.mean(chamfers)),
+            "chamfer_bbox": float(np.mean(boxed)),
             "pen_accuracy": float(torch.cat(pen_ok).mean()),
             "l1": float(torch.cat(l1).mean()),
         }

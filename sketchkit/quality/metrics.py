@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -35,7 +37,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = np.asarray(linalg.sqrtm(s_a @ s_b))
+    with warnings.catch_warnings():  # dead (always-zero) ReLU features make the product singular: fine for sqrtm
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = np.asarray(linalg.sqrtm(s_a @ s_b))
     if not np.all(np.isfinite(covmean)):  # near-singular product: regularise as is customary
         eps = 1e-6 * np.eye(a.shape[1])
         covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))

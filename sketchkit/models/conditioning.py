@@ -1,0 +1,74 @@
+"""Class conditioning shared by model families: class names from the data, name/index -> class id,
+and the ``label=`` argument of ``sample``.
+
+A conditional family keeps ``labels: tuple[str, ...]`` in its config (index = class id; empty or
+a single class = unconditional) and calls these helpers, so every family answers the same way:
+names match with spaces and underscores alike, an integer is a class index, an unknown class is
+a ``ValueError`` listing the known ones, and ``label=`` on an unconditional model is a
+``ValueError`` saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from sketchkit.sketch import Sketch
+
+__all__ = ["labels_from_data", "class_index", "class_ids", "sample_classes"]
+
+
+def labels_from_data(sketches: Sequence[Sketch]) -> tuple[str, ...]:
+    """Sorted distinct labels of ``sketches`` (unlabelled ones ignored); ``()`` when fewer than two."""
+    names = sorted({str(s.label) for s in sketches if s.label is not None})
+    return tuple(names) if len(names) >= 2 else ()
+
+
+def class_index(labels: Sequence[str], label: str | int) -> int:
+    """Class id of ``label`` (a name, spaces and underscores alike, or an index) among ``labels``.
+
+    Raises:
+        ValueError: ``labels`` is empty (an unconditional model), or the label is unknown (the
+            message lists the known classes), or an index is out of range.
+    """
+    names = tuple(labels)
+    if not names:
+        raise ValueError("this model is unconditional (trained without class labels); omit label=")
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        if 0 <= int(label) < len(names):
+            return int(label)
+        raise ValueError(f"class index {label} out of range 0..{len(names) - 1}")
+    key = str(label).strip().replace(" ", "_")
+    for i, name in enumerate(names):
+        if name == str(label) or name.replace(" ", "_") == key:
+            return i
+    raise ValueError(f"unknown class {label!r}; known classes: {', '.join(names)}")
+
+
+def class_ids(labels: Sequence[str], per_item: Sequence[Any]) -> torch.Tensor:
+    """``(B,)`` long class ids of per-item labels (each resolved by :func:`class_index`)."""
+    return torch.tensor([class_index(labels, x) for x in per_item], dtype=torch.long)
+
+
+def sample_classes(labels: Sequence[str], n: int, label: Any,
+                   generator: torch.Generator | None) -> torch.Tensor | None:
+    """Class ids ``(n,)`` for ``sample(n, label=...)``.
+
+    ``label`` None: uniform draws with ``generator`` (``None`` for an unconditional model); a name
+    or index: that class for all ``n``; a sequence: one class per sample (length ``n``).
+
+    Raises:
+        ValueError: as :func:`class_index`, or a sequence whose length is not ``n``.
+    """
+    if label is None:
+        if not labels:
+            return None
+        return torch.randint(len(labels), (n,), generator=generator)
+    if isinstance(label, (str, int, np.integer)):
+        return torch.full((n,), class_index(labels, label), dtype=torch.long)
+    label = list(label)
+    if len(label) != n:
+        raise ValueError(f"label: expected one class or {n} classes, got {len(label)}")
+    return class_ids(labels, label)
