@@ -54,6 +54,9 @@ def main() -> None:
     ap.add_argument("--dec-hidden", type=int, default=384)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--num-mixtures", type=int, default=10)
+    ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="start the generator from this checkpoint's weights (same model settings)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
@@ -79,7 +82,7 @@ def main() -> None:
         max_strokes=40,  # tokens (pieces): 15 per drawing on average, 99th percentile 34
         latent_dim=args.latent_dim, kl_weight=args.kl_weight, kl_floor=args.kl_floor,
         kl_anneal_steps=4000, dec_hidden=args.dec_hidden, dropout=args.dropout,
-        num_mixtures=args.num_mixtures,
+        num_mixtures=args.num_mixtures, random_rotate=args.random_rotate,
     )
     config = BezierSketchModel.config_for_data(base, train_sk)
     model = BezierSketchModel(config)
@@ -92,6 +95,10 @@ def main() -> None:
             for name, p in donor.named_parameters():
                 if name in own and id(own[name]) in embedder:
                     own[name].copy_(p)
+        stages = ["generator"]
+    if args.init_from is not None:
+        donor = load_model(args.init_from)
+        model.load_state_dict(donor.state_dict())
         stages = ["generator"]
     tcfg = TrainConfig(
         stage_steps={"embedder": args.embedder_steps, "generator": args.generator_steps},

@@ -548,3 +548,23 @@ def test_low_temperature_does_not_suppress_the_stop_bit():
     for t in (0.05, 0.5, 1.0):
         n = [s.num_curves for s in model.sample(200, generator=torch.Generator().manual_seed(1), temperature=t)]
         assert 1.6 < np.mean(n) < 2.4, (t, np.mean(n))  # geometric with p = 1/2: mean 2
+
+
+def test_random_rotation_turns_the_whole_sketch_rigidly():
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, random_scale=0.0, random_rotate=30.0, **TINY)
+    model = BezierSketchModel(BezierSketchModel.config_for_data(cfg, _toy_sketches(0, 4))).eval()
+    sk = _toy_sketches(0, 4)
+    plain = BezierSketchModel(model.config.replace(random_rotate=0.0))
+    plain.load_state_dict(model.state_dict())
+    base = plain.collate(sk, stage="generator")
+    rot = model.collate(sk, stage="generator", generator=torch.Generator().manual_seed(0))
+    for b in range(len(sk)):
+        n = int(base["lengths"][b])
+        a = model._to_bezier(base["tokens"][b, :n].numpy())
+        r = model._to_bezier(rot["tokens"][b, :n].numpy())
+        pa, pr = np.concatenate(a.curves), np.concatenate(r.curves)
+        # same distances from the box centre and between points: a rotation about the origin
+        np.testing.assert_allclose(np.linalg.norm(pa, axis=1), np.linalg.norm(pr, axis=1), atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(pa[1:] - pa[:-1], axis=1),
+                                   np.linalg.norm(pr[1:] - pr[:-1], axis=1), atol=1e-5)
+        assert not np.allclose(pa, pr, atol=1e-3)

@@ -49,6 +49,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sketchkit.geometry import bezier_torch
 from sketchkit.geometry.polyline import rdp_indices, resample
+from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.base import NumberRange, check_sample_args
 from sketchkit.models.layers import MixtureDensityHead, MixtureParams
@@ -63,7 +64,8 @@ class BezierSketchConfig(ModelConfig):
 
     family: ClassVar[str] = "bezier"
     # latent_dim = 0 is allowed here: a decoder-only generator (overrides the generic ">= 1" rule)
-    field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0)}
+    field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0),
+                                                      "random_rotate": NumberRange(0, 180)}
 
     # --- stroke embedder -------------------------------------------------------------------
     min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
@@ -95,6 +97,7 @@ class BezierSketchConfig(ModelConfig):
     kl_floor: float = 0.2  # KL per latent dimension below this is not penalised (sketch-rnn kl_tolerance: 0.2)
     kl_anneal_steps: int = 2000  # KL weight ramps linearly from 0 to kl_weight over these steps
     random_scale: float = 0.15  # training: scale x and y of each sketch by U(1 - s, 1 + s) (sketch-rnn: 0.15)
+    random_rotate: float = 0.0  # training: rotate each sketch by U(-r, r) degrees about its box centre
     offset_scale: float = 0.1  # control-point offsets (unit-box units) are divided by this in tokens
     start_scale: float = 0.5  # absolute stroke start points (unit-box units) are divided by this in tokens
     dropout: float = 0.0  # dropout on decoder outputs (0: data is small, runs are short)
@@ -244,24 +247,11 @@ class BezierSketchModel(SketchModel):
             ValueError: the model is unconditional, or the label is unknown (the message lists
                 the known classes).
         """
-        if not self.num_classes:
-            raise ValueError("this model is unconditional (trained without class labels); omit label=")
-        names = self.labels
-        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
-            if 0 <= int(label) < len(names):
-                return int(label)
-            raise ValueError(f"class index {label} out of range 0..{len(names) - 1}")
-        key = str(label).strip().replace(" ", "_")
-        for i, name in enumerate(names):
-            if name == str(label) or name.replace(" ", "_") == key:
-                return i
-        raise ValueError(f"unknown class {label!r}; known classes: {', '.join(names)}")
+        return conditioning.class_index(self.labels, label)
 
     def _class_ids(self, labels: Sequence[Any]) -> torch.Tensor | None:
         """``(B,)`` class ids for per-sketch labels (``None`` for an unconditional model)."""
-        if not self.num_classes:
-            return None
-        return torch.tensor([self.class_index(x) for x in labels], dtype=torch.long)
+        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
 
     def _condition(self, z: torch.Tensor | None, classes: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Generator condition ``(B, cond_dim)``: latent ``z`` and class embedding, concatenated."""
@@ -718,12 +708,7 @@ class BezierSketchModel(SketchModel):
         """Token scales from the training data (see :func:`estimate_token_scales`) and, for a
         ``conditional`` config without ``labels``, the sorted class names of the training sketches
         (only when there are two or more; otherwise the model stays unconditional)."""
-        config = estimate_token_scales(sketches, config)
-        if config.conditional and not config.labels:
-            names = sorted({str(s.label) for s in sketches if s.label is not None})
-            if len(names) >= 2:
-                config = config.replace(labels=tuple(names))
-        return config
+        return conditioning.with_data_labels(estimate_token_scales(sketches, config), sketches)
 
     def collate(self, sketches: Sequence[Sketch], *, stage: str = "embedder",
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -755,6 +740,17 @@ class BezierSketchModel(SketchModel):
             extra = {}
             if self.num_classes:
                 extra["classes"] = self._class_ids([sk.label for sk, _ in keep])
+            if self.config.random_rotate > 0:  # a rigid rotation of every point: offsets and starts alike
+                d = self.config.max_degree
+                ang = (torch.rand(len(seqs), generator=generator) * 2 - 1) * math.radians(self.config.random_rotate)
+                cos, sin = torch.cos(ang)[:, None, None], torch.sin(ang)[:, None, None]  # (B, 1, 1)
+                xy = tokens[..., :2 * d + 2].reshape(len(seqs), tokens.shape[1], d + 1, 2)
+                # Offsets and starts have their own scales; rotate in unit-box units, then rescale.
+                unit = torch.tensor([self.config.offset_scale] * d + [self.config.start_scale])[None, None, :, None]
+                xy = xy * unit
+                rot = torch.stack([xy[..., 0] * cos - xy[..., 1] * sin, xy[..., 0] * sin + xy[..., 1] * cos], -1)
+                tokens = torch.cat([(rot / unit).reshape(len(seqs), tokens.shape[1], 2 * d + 2),
+                                    tokens[..., 2 * d + 2:]], -1)
             if self.config.random_scale > 0:
                 rs = self.config.random_scale
                 sxy = 1.0 + (torch.rand(len(seqs), 1, 2, generator=generator) * 2 - 1) * rs  # (B, 1, 2)
@@ -955,16 +951,7 @@ class BezierSketchModel(SketchModel):
             self._decode(cond, generator=generator, temperature=temperature, max_strokes=max_strokes), names)]
 
     def _sample_classes(self, n: int, label: Any, generator: torch.Generator | None) -> torch.Tensor | None:
-        if label is None:
-            if not self.num_classes:
-                return None
-            return torch.randint(self.num_classes, (n,), generator=generator)
-        if isinstance(label, (str, int, np.integer)):
-            return torch.full((n,), self.class_index(label), dtype=torch.long)
-        label = list(label)
-        if len(label) != n:
-            raise ValueError(f"label: expected one class or {n} classes, got {len(label)}")
-        return self._class_ids(label)
+        return conditioning.sample_classes(self.labels, n, label, generator)
 
     def _encode_sketches(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None
                          ) -> torch.Tensor:

@@ -423,23 +423,13 @@ class Cloud2CurveModel(SketchModel):
     def condition(self, z: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder condition ``(B, cond_dim)``: ``z`` ``(B, latent_dim)`` and, for a conditional
         model, the embedding of ``classes`` ``(B,)``."""
-        if not self.num_classes:
-            if classes is not None:
-                raise ValueError("this model is unconditional (trained without class labels); omit classes/label")
-            return z
-        if classes is None:
-            raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
-        return torch.cat([z, self.class_embed(classes.to(z.device))], dim=-1)
+        return conditioning.join_class(z, classes, self.class_embed if self.num_classes else None, self.labels)
 
     @classmethod
     def config_for_data(cls, config: Cloud2CurveConfig, sketches: Sequence[Sketch]) -> Cloud2CurveConfig:
         """For a ``conditional`` config without ``labels``: the sorted class names of the training
         sketches (only when there are two or more; otherwise the model stays unconditional)."""
-        if config.conditional and not config.labels:
-            names = conditioning.labels_from_data(sketches)
-            if names:
-                config = config.replace(labels=names)
-        return config
+        return conditioning.with_data_labels(config, sketches)
 
     # ------------------------------------------------------------------ stroke level
     def predict_strokes(self, clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

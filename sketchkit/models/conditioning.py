@@ -17,13 +17,40 @@ import torch
 
 from sketchkit.sketch import Sketch
 
-__all__ = ["labels_from_data", "class_index", "class_ids", "sample_classes"]
+__all__ = ["labels_from_data", "with_data_labels", "class_index", "class_ids", "sample_classes", "join_class"]
 
 
 def labels_from_data(sketches: Sequence[Sketch]) -> tuple[str, ...]:
     """Sorted distinct labels of ``sketches`` (unlabelled ones ignored); ``()`` when fewer than two."""
     names = sorted({str(s.label) for s in sketches if s.label is not None})
     return tuple(names) if len(names) >= 2 else ()
+
+
+def with_data_labels(config: Any, sketches: Sequence[Sketch]) -> Any:
+    """``config`` with ``labels`` from the training sketches when it is ``conditional`` and has none
+    yet (only with two or more classes; otherwise the model stays unconditional)."""
+    if config.conditional and not config.labels:
+        names = labels_from_data(sketches)
+        if names:
+            config = config.replace(labels=names)
+    return config
+
+
+def join_class(z: torch.Tensor, classes: torch.Tensor | None, embed: torch.nn.Module | None,
+               labels: Sequence[str]) -> torch.Tensor:
+    """Decoder condition ``(B, d + class_dim)``: ``z`` ``(B, d)`` and the class embedding of
+    ``classes`` ``(B,)`` (``z`` alone for an unconditional model, ``embed`` ``None``).
+
+    Raises:
+        ValueError: class ids for an unconditional model, or none for a conditional one.
+    """
+    if embed is None:
+        if classes is not None:
+            raise ValueError("this model is unconditional (trained without class labels); omit classes/label")
+        return z
+    if classes is None:
+        raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(labels)})")
+    return torch.cat([z, embed(classes.to(z.device))], dim=-1)
 
 
 def class_index(labels: Sequence[str], label: str | int) -> int:

@@ -159,23 +159,13 @@ class SketchODEModel(SketchModel):
 
     def _condition(self, z: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
         """Decoder condition ``(B, cond_dim)``: ``z`` and, for a conditional model, the class embedding."""
-        if not self.num_classes:
-            if classes is not None:
-                raise ValueError("this model is unconditional (trained without class labels); omit classes/label")
-            return z
-        if classes is None:
-            raise ValueError(f"a conditional model needs class ids (known classes: {', '.join(self.labels)})")
-        return torch.cat([z, self.class_embed(classes.to(z.device))], dim=-1)
+        return conditioning.join_class(z, classes, self.class_embed if self.num_classes else None, self.labels)
 
     @classmethod
     def config_for_data(cls, config: SketchODEConfig, sketches: Sequence[Sketch]) -> SketchODEConfig:
         """For a ``conditional`` config without ``labels``: the sorted class names of the training
         sketches (only when there are two or more; otherwise the model stays unconditional)."""
-        if config.conditional and not config.labels:
-            names = conditioning.labels_from_data(sketches)
-            if names:
-                config = config.replace(labels=names)
-        return config
+        return conditioning.with_data_labels(config, sketches)
 
     # -- data -----------------------------------------------------------------------------------
     @property
