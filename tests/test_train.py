@@ -177,9 +177,9 @@ def test_crash_during_save_keeps_previous_checkpoint(sketches, tmp_path, monkeyp
                 raise Crash("killed between the two renames")
             return real_replace(src, dst)
 
-        monkeypatch.setattr(T.os, "replace", replace)
+        monkeypatch.setattr(T.checkpoints.os, "replace", replace)
     else:
-        real_write = T.atomic_write_bytes
+        real_write = T.checkpoints.atomic_write_bytes
         target = "model.safetensors" if crash_at == "weights" else "trainer_state.pt"
 
         def write(path, data):
@@ -189,7 +189,7 @@ def test_crash_during_save_keeps_previous_checkpoint(sketches, tmp_path, monkeyp
                 raise Crash(f"killed while writing {target}")
             return real_write(path, data)
 
-        monkeypatch.setattr(T, "atomic_write_bytes", write)
+        monkeypatch.setattr(T.checkpoints, "atomic_write_bytes", write)  # where _save_checkpoint looks it up
         monkeypatch.setattr("sketchkit.models.base.atomic_write_bytes", write)
     with pytest.raises(Crash):
         train(fresh(), sketches, config=cfg(steps=8, checkpoint_every=4), run_dir=tmp_path, resume=True)

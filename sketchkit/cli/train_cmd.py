@@ -1,6 +1,8 @@
 """``sketchkit train FAMILY``: train any registered model family through :func:`sketchkit.train.train`.
 
 Runs unchanged under ``torchrun --nproc_per_node=N -m sketchkit.cli.app train ...`` (DDP).
+``--data`` naming one shard folder (``sketchkit data shard``) streams it instead of reading every
+sketch into memory (see :mod:`sketchkit.train.stream`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from typing import Any, List, Optional
 import typer
 
 from sketchkit.errors import InputError
+
+
+#: streamed shards: model settings that depend on the data (config_for_data) see this many sketches
+STREAM_SAMPLE = 5000
 
 
 def read_sketches(paths: List[Path], *, limit: Optional[int], fmt: Optional[str], split: Optional[str]) -> list:
@@ -122,16 +128,32 @@ def train_command(
             val_split = val_split if val_split is not None else old_data.get("val_split")
     if val_fraction is None:
         val_fraction = old_data.get("val_fraction", 0.1) if resume else 0.1
-    sketches = read_sketches(paths, limit=limit, fmt=fmt, split=split)
-    if val_data:
-        train_sk, val_sk = sketches, read_sketches(list(val_data), limit=None, fmt=fmt, split=val_split)
+    from sketchkit.data.shards import is_shard_folder
+
+    streaming = len(paths) == 1 and Path(paths[0]).is_dir() and is_shard_folder(paths[0])
+    if streaming:  # stream the shards; hold out their val-*.tar shards (or --val-data)
+        from sketchkit.train.stream import ShardStream
+
+        for name, value in (("--limit", limit), ("--format", fmt), ("--split", split)):
+            if value is not None:
+                raise InputError(f"{name}: does not apply to a shard folder ({paths[0]}); shard again instead")
+        train_sk = ShardStream(paths[0])
+        val_sk = (read_sketches(list(val_data), limit=None, fmt=None, split=val_split) if val_data
+                  else train_sk.val_sketches())
+        sample = [] if resume else train_sk.sample(STREAM_SAMPLE)
     else:
-        train_sk, val_sk = split_validation(sketches, val_fraction, tcfg.seed)
+        sketches = read_sketches(paths, limit=limit, fmt=fmt, split=split)
+        if val_data:
+            train_sk, val_sk = sketches, read_sketches(list(val_data), limit=None, fmt=fmt, split=val_split)
+        else:
+            train_sk, val_sk = split_validation(sketches, val_fraction, tcfg.seed)
+        sample = train_sk
     if not resume:
-        mcfg = cls.config_for_data(mcfg, train_sk)  # e.g. BézierSketch's token scales
+        mcfg = cls.config_for_data(mcfg, sample)  # e.g. BézierSketch's token scales
+    del sample  # (a stream's sample is not needed while training)
     data_info = {
         "paths": [str(p) for p in paths], "limit": limit, "format": fmt, "split": split,
-        "val_fraction": None if val_data else val_fraction,
+        "val_fraction": None if (val_data or streaming) else val_fraction, "streaming": streaming,
         "val_paths": [str(p) for p in val_data] if val_data else [], "val_split": val_split,
     }
     import torch
@@ -141,7 +163,8 @@ def train_command(
         model = cls(mcfg)
     rank0 = int(os.environ.get("RANK", "0")) == 0
     if rank0 and not tcfg.quiet:
-        typer.echo(f"training {family} on {len(train_sk)} sketches ({len(val_sk)} held out) -> {out}", err=True)
+        how = " (streamed from shards)" if streaming else ""
+        typer.echo(f"training {family} on {len(train_sk)} sketches{how} ({len(val_sk)} held out) -> {out}", err=True)
     try:
         run = train(model, train_sk, val_sketches=val_sk or None, config=tcfg, run_dir=out, resume=resume,
                     stages=stage or None, data_info=data_info, overwrite=overwrite)

@@ -76,6 +76,12 @@ def _iter_folder(folder: Path) -> Iterator[tuple[Path, Format]]:
         yield p, fmt
 
 
+def _is_shard_folder(p: Path) -> bool:
+    from sketchkit.data.shards import is_shard_folder
+
+    return is_shard_folder(p)
+
+
 def _file_stem(p: Path) -> str:
     return p.name.split(".")[0]
 
@@ -120,6 +126,16 @@ def read(
     contexts: list[ReadContext] = []
     categories = opts.get("categories")
     cats = None if categories is None else ({categories} if isinstance(categories, str) else set(categories))
+
+    if p.is_dir() and _is_shard_folder(p):  # `sketchkit data shard` output: read through its manifest
+        from sketchkit.data.shards import iter_shard_folder
+
+        if opts.get("categories") is not None or (format is not None and format != "sketchkit-shard"):
+            raise InputError(f"{p}: is a shard folder; format= and categories= do not apply to it")
+        wanted = None if split is None else ["val" if s in ("val", "valid") else s
+                                             for s in ([split] if isinstance(split, str) else split)]
+        ctx = ReadContext(p, on_error)
+        return SketchReader(str(p), "sketchkit-shards", iter_shard_folder(p, wanted), [ctx], limit)
 
     if p.is_dir():
         unknown = set(opts) - _all_options()
@@ -216,7 +232,7 @@ def info(path: str | os.PathLike, **opts: Any) -> dict[str, Any]:
         ``{"path", "format", "count"}`` per file read.
     """
     p = check_path(path)
-    if p.is_dir() and not opts.get("split"):
+    if p.is_dir() and not opts.get("split") and not _is_shard_folder(p):
         return _folder_info(p, opts)
     if p.is_file():
         fmt = get_format(opts["format"]) if opts.get("format") else sniff(p)
