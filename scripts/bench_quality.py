@@ -101,7 +101,7 @@ def score(name: str, items: list, intended: list[int] | None, judge: SketchJudge
     return row
 
 
-def _sample(model, n: int, t: float, names: list[str], seed: int) -> tuple[list, list[int] | None]:
+def _sample(model, n: int, t: float, names: list[str], seed: int, **kw) -> tuple[list, list[int] | None]:
     g = torch.Generator().manual_seed(seed)
     labels = list(getattr(model, "labels", ()) or ())
     if labels:
@@ -110,7 +110,7 @@ def _sample(model, n: int, t: float, names: list[str], seed: int) -> tuple[list,
         items = []
         for i in range(len(labels)):
             k = intended.count(i)
-            items += model.sample(k, generator=g, temperature=t, label=labels[i])
+            items += model.sample(k, generator=g, temperature=t, label=labels[i], **kw)
         return items, [names.index(labels[i]) for i in intended]
     return model.sample(n, generator=g, temperature=t), None
 
@@ -138,6 +138,8 @@ def main() -> None:
     ap.add_argument("--c2st-epochs", type=int, default=6)
     ap.add_argument("--judge-cache", type=Path, default=None, help="reuse / store the trained judge here")
     ap.add_argument("--reconstruct", type=int, default=300, help="held-out drawings to reconstruct (0: skip)")
+    ap.add_argument("--min-class-posterior", type=float, default=0.0,
+                    help="class-conditional decoder-only models: redraw samples the model itself doubts")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -175,8 +177,10 @@ def main() -> None:
         model.eval()
         for t in args.temperatures:
             t0 = time.time()
-            items, intended = _sample(model, args.n, t, names, args.seed)
-            row = score(f"{m} T={t:g}", items, intended, judge, ref_feats, ref_images, args)
+            kw = {"min_class_posterior": args.min_class_posterior} if args.min_class_posterior else {}
+            items, intended = _sample(model, args.n, t, names, args.seed, **kw)
+            tag = f" p>={args.min_class_posterior:g}" if args.min_class_posterior else ""
+            row = score(f"{m} T={t:g}{tag}", items, intended, judge, ref_feats, ref_images, args)
             row["sample_seconds"] = time.time() - t0
             rows.append(row)
             print(_fmt_row(row), flush=True)

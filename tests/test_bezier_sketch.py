@@ -463,6 +463,15 @@ def test_conditional_generator_learns_class_specific_stroke_counts():
     threes = model.sample(5, generator=torch.Generator().manual_seed(0), temperature=0.0, label="three")
     assert [s.num_curves for s in ones] == [1] * 5
     assert [s.num_curves for s in threes] == [3] * 5
+    # The generator as its own classifier: a real one-stroke sketch is "one", a three-stroke "three".
+    post = model.class_posterior(model._sketch_tokens([data[0], data[1]]))
+    i_one, i_three = model.class_index("one"), model.class_index("three")
+    assert post[0, i_one] > 0.9 and post[1, i_three] > 0.9
+    drawn = model.sample(6, generator=torch.Generator().manual_seed(0), temperature=1.0, label="three",
+                         min_class_posterior=0.99, tries=4)
+    assert all(s.meta["class_posterior"] > 0.99 for s in drawn)
+    with pytest.raises(ValueError, match="min_class_posterior"):
+        model.sample(1, label="one", min_class_posterior=1.5)
 
 
 def test_tokens_do_not_depend_on_the_batch():

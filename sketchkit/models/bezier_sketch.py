@@ -922,7 +922,8 @@ class BezierSketchModel(SketchModel):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
                label: str | int | Sequence[str | int] | None = None,
-               max_strokes: int | None = None) -> list[BezierSketch]:
+               max_strokes: int | None = None, min_class_posterior: float = 0.0,
+               tries: int = 8) -> list[BezierSketch]:
         """Draw ``n`` new sketches from the prior.
 
         Args:
@@ -933,22 +934,90 @@ class BezierSketchModel(SketchModel):
                 sequence of ``n`` classes; ``None`` draws classes uniformly. Must be ``None`` for
                 an unconditional model.
             max_strokes: cap on strokes per sketch (default ``config.max_strokes``).
+            min_class_posterior: decoder-only conditional models: redraw a sample (up to
+                ``tries`` draws in all) while the model's own class posterior
+                ``p(c | x) = p(x | c) / sum_c' p(x | c')`` of its class is below this; the draw
+                with the highest posterior is kept. 0 (default) takes every first draw. This
+                sharpens samples towards what tells their class apart, at the cost of diversity
+                (like classifier guidance, with the generator as its own classifier).
+            tries: draws per sample at most when ``min_class_posterior > 0``.
 
         Returns:
             ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame, each
-            ``label``-ed with its class name (conditional models).
+            ``label``-ed with its class name (conditional models); with ``min_class_posterior``,
+            ``meta["class_posterior"]`` holds the kept draw's posterior.
 
         Raises:
-            ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones), or
-                ``label`` given to an unconditional model.
+            ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones),
+                ``label`` given to an unconditional model, or ``min_class_posterior`` on a model
+                that cannot compute it.
         """
         check_sample_args(n, temperature)
+        if not 0.0 <= min_class_posterior <= 1.0:
+            raise ValueError(f"min_class_posterior: expected a number in [0, 1], got {min_class_posterior!r}")
+        if min_class_posterior > 0 and (not self.num_classes or self.config.latent_dim):
+            raise ValueError("min_class_posterior needs a class-conditional decoder-only model (latent_dim = 0)")
+        if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
+            raise ValueError(f"tries: expected an integer >= 1, got {tries!r}")
         classes = self._sample_classes(n, label, generator)
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
         cond = self._condition(z, classes, n)
         names = [None] * n if classes is None else [self.labels[int(i)] for i in classes]
-        return [self._to_bezier(t, label=nm) for t, nm in zip(
-            self._decode(cond, generator=generator, temperature=temperature, max_strokes=max_strokes), names)]
+        toks = self._decode(cond, generator=generator, temperature=temperature, max_strokes=max_strokes)
+        if min_class_posterior > 0:
+            toks, post = self._redraw_by_posterior(toks, classes, cond, min_class_posterior, tries,
+                                                   generator=generator, temperature=temperature,
+                                                   max_strokes=max_strokes)
+            return [self._to_bezier(t, label=nm, meta={"class_posterior": p})
+                    for t, nm, p in zip(toks, names, post)]
+        return [self._to_bezier(t, label=nm) for t, nm in zip(toks, names)]
+
+    def _redraw_by_posterior(self, toks: list[np.ndarray], classes: torch.Tensor, cond: torch.Tensor,
+                             threshold: float, tries: int, **decode_kw: Any) -> tuple[list[np.ndarray], list[float]]:
+        """Redraw samples whose class posterior is under ``threshold``; keep each one's best draw."""
+        best = self.class_posterior(toks)[torch.arange(len(toks)), classes].tolist()
+        for _ in range(tries - 1):
+            redo = [i for i, p in enumerate(best) if p < threshold]
+            if not redo:
+                break
+            again = self._decode(cond[redo], **decode_kw)
+            post = self.class_posterior(again)[torch.arange(len(redo)), classes[redo]].tolist()
+            for j, i in enumerate(redo):
+                if post[j] > best[i]:
+                    toks[i], best[i] = again[j], post[j]
+        return toks, best
+
+    @torch.no_grad()
+    def class_posterior(self, token_seqs: Sequence[np.ndarray]) -> torch.Tensor:
+        """The generator as a classifier: ``p(c | x)`` ``(B, num_classes)`` for token sequences
+        ``(S_i, seq_dim)`` under a uniform class prior, from the exact ``log p(x | c)`` of a
+        decoder-only model (tokens, stop and continue bits)."""
+        if not self.num_classes or self.config.latent_dim:
+            raise ValueError("class_posterior needs a class-conditional decoder-only model (latent_dim = 0)")
+        seqs = [np.asarray(t, np.float32) for t in token_seqs]
+        keep = [i for i, t in enumerate(seqs) if len(t)]
+        out = torch.full((len(seqs), self.num_classes), 1.0 / self.num_classes)
+        if not keep:
+            return out
+        tokens, lengths = self._pad_tokens([seqs[i] for i in keep])
+        tokens, lengths = tokens.to(self.device), lengths.to(self.device)
+        B, L, _ = tokens.shape
+        C = self.num_classes
+        rep = tokens.repeat_interleave(C, 0)  # (B * C, L, seq_dim): every sequence under every class
+        classes = torch.arange(C, device=self.device).repeat(B)
+        cond = self._condition(None, classes, B * C)
+        h, _ = self.decoder(self._decoder_inputs(rep, cond), self._init_state(cond))
+        params = self.head(h)
+        mask = (torch.arange(L, device=self.device)[None] < lengths.repeat_interleave(C)[:, None]).float()
+        ll = MixtureDensityHead.log_prob(params, rep[..., :self.token_dim])  # (B * C, L)
+        last = (torch.arange(L, device=self.device)[None] == (lengths.repeat_interleave(C)[:, None] - 1)).float()
+        ll = ll - nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], last, reduction="none")
+        if self.config.join_pieces:
+            ll = ll - nn.functional.binary_cross_entropy_with_logits(
+                params.bits[..., 1], rep[..., -1], reduction="none") * (1.0 - last)
+        log_px = (ll * mask).sum(1).view(B, C)
+        out[keep] = torch.softmax(log_px, -1).cpu()
+        return out
 
     def _sample_classes(self, n: int, label: Any, generator: torch.Generator | None) -> torch.Tensor | None:
         return conditioning.sample_classes(self.labels, n, label, generator)
