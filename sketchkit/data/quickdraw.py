@@ -39,7 +39,6 @@ stem (``alarm_clock.ndjson`` -> ``"alarm_clock"``). Part labels are kept per poi
 from __future__ import annotations
 
 import io
-import json
 import re
 import struct
 from pathlib import Path
@@ -128,26 +127,30 @@ def read_ndjson(
     ctx = ctx or ReadContext(path)
     cats = _category_set(categories)
     name = str(path)
+    for lineno, record in _json_lines(path, ctx, max_line_bytes):
+        if isinstance(record, dict) and cats is not None and record.get("word") not in cats:
+            continue
+        if isinstance(record, dict) and recognized is not None and record.get("recognized") != recognized:
+            continue
+        try:
+            sketch = record_to_sketch(record, source=name)
+        except (ValueError, RecursionError) as exc:
+            ctx.bad(f"line {lineno}", str(exc))
+            continue
+        sketch.meta["line"] = lineno
+        yield sketch
+
+
+def _json_lines(path: str | Path, ctx: ReadContext, max_line_bytes: int | None) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` of every non-blank line; bad lines go to ``ctx``."""
     with open(path, "rb") as f:
         for lineno, raw in iter_lines(f, ctx, max_line_bytes):
             if not raw.strip():
                 continue
             try:
-                record = parse_json_line(raw)
+                yield lineno, parse_json_line(raw)
             except ValueError as exc:
                 ctx.bad(f"line {lineno}", str(exc))
-                continue
-            if isinstance(record, dict) and cats is not None and record.get("word") not in cats:
-                continue
-            if isinstance(record, dict) and recognized is not None and record.get("recognized") != recognized:
-                continue
-            try:
-                sketch = record_to_sketch(record, source=name)
-            except (ValueError, RecursionError) as exc:
-                ctx.bad(f"line {lineno}", str(exc))
-                continue
-            sketch.meta["line"] = lineno
-            yield sketch
 
 
 def spg_record_to_sketch(record: Any, *, label: str | None = None) -> Sketch:
@@ -220,23 +223,15 @@ def read_spg(
     if cats is not None and label not in cats:
         return
     name = str(path)
-    with open(path, "rb") as f:
-        for lineno, raw in iter_lines(f, ctx, max_line_bytes):
-            if not raw.strip():
-                continue
-            try:
-                record = parse_json_line(raw)
-            except ValueError as exc:
-                ctx.bad(f"line {lineno}", str(exc))
-                continue
-            try:
-                sketch = spg_record_to_sketch(record, label=label)
-            except (ValueError, RecursionError) as exc:
-                ctx.bad(f"line {lineno}", str(exc))
-                continue
-            sketch.meta["source"] = name
-            sketch.meta["line"] = lineno
-            yield sketch
+    for lineno, record in _json_lines(path, ctx, max_line_bytes):
+        try:
+            sketch = spg_record_to_sketch(record, label=label)
+        except (ValueError, RecursionError) as exc:
+            ctx.bad(f"line {lineno}", str(exc))
+            continue
+        sketch.meta["source"] = name
+        sketch.meta["line"] = lineno
+        yield sketch
 
 
 def read_bin(

@@ -186,7 +186,7 @@ def _as_stroke_list(strokes: Sketch | Sequence[np.ndarray]) -> list[np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 @register_model
-class BezierSketchModel(SketchModel):
+class BezierSketchModel(conditioning.ClassConditional, SketchModel):
     """BézierSketch stroke embedder + stroke-token VAE generator (see the module docstring)."""
 
     config_class: ClassVar[type[ModelConfig]] = BezierSketchConfig
@@ -235,23 +235,6 @@ class BezierSketchModel(SketchModel):
         self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
         self._embed_version = 0
 
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Class names this model is conditioned on (index = class id); empty when unconditional."""
-        return tuple(self.config.labels) if self.num_classes else ()
-
-    def class_index(self, label: str | int) -> int:
-        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
-
-        Raises:
-            ValueError: the model is unconditional, or the label is unknown (the message lists
-                the known classes).
-        """
-        return conditioning.class_index(self.labels, label)
-
-    def _class_ids(self, labels: Sequence[Any]) -> torch.Tensor | None:
-        """``(B,)`` class ids for per-sketch labels (``None`` for an unconditional model)."""
-        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
 
     def _condition(self, z: torch.Tensor | None, classes: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Generator condition ``(B, cond_dim)``: latent ``z`` and class embedding, concatenated."""
@@ -1022,8 +1005,7 @@ class BezierSketchModel(SketchModel):
     def _sample_classes(self, n: int, label: Any, generator: torch.Generator | None) -> torch.Tensor | None:
         return conditioning.sample_classes(self.labels, n, label, generator)
 
-    def _encode_sketches(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None
-                         ) -> torch.Tensor:
+    def _encode_sketches(self, sketches: Sequence[Sketch]) -> torch.Tensor:
         """Generator conditions ``(B, cond_dim)`` of sketches: posterior mean and class code.
 
         A decoder-only model (``latent_dim = 0``) has no latent to infer: its condition is the class alone.

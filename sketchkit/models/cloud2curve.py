@@ -369,7 +369,7 @@ def _chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @register_model
-class Cloud2CurveModel(SketchModel):
+class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
     """Cloud2Curve: stroke-level cloud -> variable-degree curve, sketch-level cloud -> strokes (VAE).
 
     See the module docstring for the architecture and losses.
@@ -403,22 +403,6 @@ class Cloud2CurveModel(SketchModel):
                                              n_bits=1, sigma_min=1e-3)
 
     # ------------------------------------------------------------------ classes
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Class names this model is conditioned on (index = class id); empty when unconditional."""
-        return tuple(self.config.labels) if self.num_classes else ()
-
-    def class_index(self, label: str | int) -> int:
-        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
-
-        Raises:
-            ValueError: the model is unconditional, or the label is unknown (the message lists
-                the known classes).
-        """
-        return conditioning.class_index(self.labels, label)
-
-    def _class_ids(self, labels: Sequence) -> torch.Tensor | None:
-        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
 
     def condition(self, z: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder condition ``(B, cond_dim)``: ``z`` ``(B, latent_dim)`` and, for a conditional

@@ -17,7 +17,7 @@ import torch
 
 from sketchkit.sketch import Sketch
 
-__all__ = ["labels_from_data", "with_data_labels", "class_index", "class_ids", "sample_classes", "join_class"]
+__all__ = ["ClassConditional", "labels_from_data", "with_data_labels", "class_index", "class_ids", "sample_classes", "join_class"]
 
 
 def labels_from_data(sketches: Sequence[Sketch]) -> tuple[str, ...]:
@@ -99,3 +99,30 @@ def sample_classes(labels: Sequence[str], n: int, label: Any,
     if len(label) != n:
         raise ValueError(f"label: expected one class or {n} classes, got {len(label)}")
     return class_ids(labels, label)
+
+
+class ClassConditional:
+    """Mixin of the class API every conditional family shares: ``labels``, ``class_index`` and
+    per-sketch class ids. The model sets ``num_classes`` (0 when unconditional) and keeps the class
+    names in ``config.labels``."""
+
+    num_classes: int
+    config: Any
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names this model is conditioned on (index = class id); empty when unconditional."""
+        return tuple(self.config.labels) if self.num_classes else ()
+
+    def class_index(self, label: str | int) -> int:
+        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
+
+        Raises:
+            ValueError: the model is unconditional, or the label is unknown (the message lists
+                the known classes).
+        """
+        return class_index(self.labels, label)
+
+    def _class_ids(self, labels: Sequence[Any]) -> torch.Tensor | None:
+        """``(B,)`` class ids of per-sketch labels (``None`` for an unconditional model)."""
+        return class_ids(self.labels, labels) if self.num_classes else None

@@ -110,7 +110,7 @@ class SketchODEConfig(ModelConfig):
 
 
 @register_model
-class SketchODEModel(SketchModel):
+class SketchODEModel(conditioning.ClassConditional, SketchModel):
     """SketchODE autoencoder (optionally VAE) over continuous-time sketch curves."""
 
     config_class = SketchODEConfig
@@ -139,23 +139,6 @@ class SketchODEModel(SketchModel):
         self.readout = nn.Linear(c.ode_dim, 3)  # p -> x, y, pen logit
 
     # -- classes --------------------------------------------------------------------------------
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Class names this model is conditioned on (index = class id); empty when unconditional."""
-        return tuple(self.config.labels) if self.num_classes else ()
-
-    def class_index(self, label: str | int) -> int:
-        """Class id of ``label`` (a name, spaces and underscores alike, or an index).
-
-        Raises:
-            ValueError: the model is unconditional, or the label is unknown (the message lists
-                the known classes).
-        """
-        return conditioning.class_index(self.labels, label)
-
-    def _class_ids(self, labels: Sequence) -> torch.Tensor | None:
-        """``(B,)`` class ids of per-sketch labels (``None`` for an unconditional model)."""
-        return conditioning.class_ids(self.labels, labels) if self.num_classes else None
 
     def _condition(self, z: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
         """Decoder condition ``(B, cond_dim)``: ``z`` and, for a conditional model, the class embedding."""
