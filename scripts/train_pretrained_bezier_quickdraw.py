@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--dec-hidden", type=int, default=384)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--num-mixtures", type=int, default=10)
+    ap.add_argument("--full-covariance", action="store_true",
+                    help="full-covariance mixture components (a token's offsets drawn jointly)")
     ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start the generator from this checkpoint's weights (same model settings)")
@@ -82,7 +84,7 @@ def main() -> None:
         max_strokes=40,  # tokens (pieces): 15 per drawing on average, 99th percentile 34
         latent_dim=args.latent_dim, kl_weight=args.kl_weight, kl_floor=args.kl_floor,
         kl_anneal_steps=4000, dec_hidden=args.dec_hidden, dropout=args.dropout,
-        num_mixtures=args.num_mixtures, random_rotate=args.random_rotate,
+        num_mixtures=args.num_mixtures, random_rotate=args.random_rotate, full_covariance=args.full_covariance,
     )
     config = BezierSketchModel.config_for_data(base, train_sk)
     model = BezierSketchModel(config)

@@ -277,6 +277,50 @@ def test_mixture_head_log_prob_matches_closed_form_gaussian():
     assert torch.isfinite(MixtureDensityHead.log_prob(head(h), p.mu[:, 0])).all()
 
 
+def test_full_covariance_head_matches_multivariate_normal_and_samples_its_covariance():
+    torch.manual_seed(0)
+    head = MixtureDensityHead(6, 4, 3, n_bits=1, full_covariance=True).double()
+    p = head(torch.randn(5, 6, dtype=torch.float64))
+    assert torch.all(torch.triu(p.coupling) == 0)  # strictly lower triangular
+    # x = mu + A (x - mu) + sigma * eps  =>  covariance L L^T with L = (I - A)^-1 diag(sigma)
+    scale = torch.linalg.inv(torch.eye(4, dtype=torch.float64) - p.coupling) @ torch.diag_embed(p.log_sigma.exp())
+    mix = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=p.logits),
+                                                torch.distributions.MultivariateNormal(p.mu, scale_tril=torch.tril(scale)))
+    x = torch.randn(5, 4, dtype=torch.float64)
+    torch.testing.assert_close(MixtureDensityHead.log_prob(p, x), mix.log_prob(x), rtol=1e-10, atol=1e-10)
+    # Draws from one component at temperature T have covariance T L L^T.
+    n, temp = 20000, 0.5
+    one = type(p)(torch.tensor([[9.0, -9.0, -9.0]], dtype=torch.float64).expand(n, 3), p.mu[:1].expand(n, 3, 4),
+                  p.log_sigma[:1].expand(n, 3, 4), p.bits[:1].expand(n, 1), p.coupling[:1].expand(n, 3, 4, 4))
+    draws = MixtureDensityHead.sample(one, generator=torch.Generator().manual_seed(1), temperature=temp)
+    expected = temp * scale[0, 0] @ scale[0, 0].T
+    err = (torch.cov(draws.T) - expected).abs().max() / expected.abs().max()
+    assert err < 0.05, err
+    # Greedy decoding returns the mean; a diagonal head has no coupling.
+    torch.testing.assert_close(MixtureDensityHead.sample(p, temperature=0.0), p.mu[torch.arange(5), p.logits.argmax(-1)])
+    assert MixtureDensityHead(6, 4, 3)(torch.randn(2, 6)).coupling is None
+
+
+def test_full_covariance_generator_trains_and_round_trips(tmp_path):
+    sketches = _toy_sketches(6, 2)
+    cfg = estimate_token_scales(sketches, BezierSketchConfig(**{**TINY, "full_covariance": True, "latent_dim": 0}))
+    model = BezierSketchModel(cfg)
+    batch = model.collate(sketches, stage="generator", generator=torch.Generator().manual_seed(0))
+    out = model.loss(batch, step=1, stage="generator")
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert model.head.proj.weight.grad.abs().sum() > 0
+    model.save_pretrained(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.config.full_covariance and again.head.full_covariance
+    a = model.eval().sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5)
+    b = again.eval().sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5)
+    for x, y in zip(a, b):
+        assert len(x.curves) == len(y.curves)
+        for cx, cy in zip(x.curves, y.curves):
+            np.testing.assert_allclose(cx, cy, atol=1e-6)
+
+
 def test_kl_weight_anneals_linearly():
     model = BezierSketchModel(BezierSketchConfig(kl_weight=0.5, kl_anneal_steps=100, **TINY))
     assert model.kl_weight_at(0) == 0.0

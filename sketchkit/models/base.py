@@ -334,6 +334,13 @@ class SketchModel(nn.Module):
         """Training objective on a batch: a dict with a scalar ``"loss"`` plus logged terms."""
         raise NotImplementedError
 
+    def after_training(self, sketches: Sequence[Sketch]) -> dict[str, float]:
+        """Called by the training engine once every stage is done, with the training sketches
+        (in-memory runs only), before the final checkpoints are written; for work that needs the
+        trained weights and the whole training set, such as fitting a latent prior. Returns
+        numbers to log (empty: nothing was done)."""
+        return {}
+
     def forward(self, batch: dict[str, torch.Tensor], *, step: int = 0, stage: str = "main") -> dict[str, torch.Tensor]:
         """Same as :meth:`loss`; lets DistributedDataParallel wrap the model and all-reduce gradients."""
         return self.loss(batch, step=step, stage=stage)

@@ -52,7 +52,7 @@ from sketchkit.geometry.polyline import rdp_indices, resample
 from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.base import NumberRange, check_sample_args
-from sketchkit.models.layers import MixtureDensityHead, MixtureParams
+from sketchkit.models.layers import MixtureDensityHead
 from sketchkit.sketch import BezierSketch, Sketch
 
 __all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
@@ -91,6 +91,7 @@ class BezierSketchConfig(ModelConfig):
     dec_hidden: int = 256  # decoder LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
     latent_dim: int = 128  # VAE latent (public 512; ours smaller for CPU and small data)
     num_mixtures: int = 8  # Gaussian components per token (public 3; more captures control-point correlations)
+    full_covariance: bool = False  # full-covariance components: a token's offsets are drawn jointly, not each with its own noise
     max_strokes: int = 40  # longest token sequence, in pieces (training truncates, sampling stops here)
     sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
     kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)
@@ -231,7 +232,7 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         self.decoder = nn.LSTM(self.seq_dim + 1 + self.cond_dim, c.dec_hidden, batch_first=True)
         self.dec_dropout = nn.Dropout(c.dropout)
         self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=2 if c.join_pieces else 1,
-                                       sigma_min=c.sigma_min)
+                                       sigma_min=c.sigma_min, full_covariance=c.full_covariance)
         self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
         self._embed_version = 0
 
@@ -858,7 +859,7 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
             flag = z.new_full((B, 1), 1.0 if first else 0.0)
             out, state = self.decoder(torch.cat([prev, flag, z], -1)[:, None], state)
             params = self.head(out[:, 0])
-            params = MixtureParams(*(x.float().cpu() for x in (params.logits, params.mu, params.log_sigma, params.bits)))
+            params = params.to("cpu")
             tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
             # The stop / continue bits are drawn at their own probabilities, not sharpened by the
             # temperature: a stop of probability 0.3 sharpened at T = 0.3 almost never fires, and

@@ -36,6 +36,7 @@ from torch import nn
 
 from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
+from sketchkit.models.latent_prior import FittedPrior
 from sketchkit.models.ode_parts import (
     DYNAMICS,
     BiLSTMEncoder,
@@ -75,6 +76,7 @@ class SketchODEConfig(ModelConfig):
     vae: bool = True  # VAE head (mean, log-variance) so that sampling from the prior is meaningful
     kl_weight: float = 1e-4  # weight of the KL term (summed over latent dims) after annealing
     kl_anneal_steps: int = 2000  # KL weight ramps linearly from 0 over this many steps
+    fitted_prior: bool = False  # sample from Gaussians fitted per class to the training codes (see latent_prior)
     # -- decoder --------------------------------------------------------------------------------
     ode_dim: int = 16  # size of the ODE position (and velocity) state
     dynamics: str = "periodic_mlp"  # dynamics family, a key of ode_parts.DYNAMICS
@@ -137,6 +139,7 @@ class SketchODEModel(conditioning.ClassConditional, SketchModel):
                                  n_basis=c.n_basis)
         self.field = SecondOrderField(dynamics, c.ode_dim, c.time_scale)
         self.readout = nn.Linear(c.ode_dim, 3)  # p -> x, y, pen logit
+        self.prior = FittedPrior(max(1, self.num_classes), c.latent_dim) if c.fitted_prior else None
 
     # -- classes --------------------------------------------------------------------------------
 
@@ -374,9 +377,12 @@ class SketchODEModel(conditioning.ClassConditional, SketchModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
                n_points: int | None = None, frequency: float | None = None,
                label: str | int | Sequence[str | int] | None = None) -> list[Sketch]:
-        """Decode ``n`` latents drawn from the prior ``N(0, temperature^2 I)`` (normalised units).
+        """Decode ``n`` latents drawn from the prior (normalised units).
 
-        Meaningful for ``vae=True`` models; a plain autoencoder's latents are not N(0, I).
+        The prior is ``N(0, temperature^2 I)``, or, for a ``fitted_prior`` model once
+        :meth:`fit_prior` has run (training runs it), the Gaussian fitted to the training codes of
+        each sketch's class with its standard deviation scaled by ``temperature``. The standard
+        normal is meaningful for ``vae=True`` models only; the fitted prior for any.
 
         Args:
             n: number of sketches (>= 1).
@@ -395,10 +401,37 @@ class SketchODEModel(conditioning.ClassConditional, SketchModel):
         """
         check_sample_args(n, temperature)
         classes = conditioning.sample_classes(self.labels, n, label, generator)
-        z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+        if self.prior is not None and self.prior.fitted:
+            groups = torch.zeros(n, dtype=torch.long) if classes is None else classes
+            z = self.prior.sample(groups, generator=generator, temperature=temperature)
+        else:
+            z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
         t = self._times(n_points)
         out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency, classes=classes)
         return self._to_sketches(out, labels=self._names(classes, n))
+
+    @torch.no_grad()
+    def fit_prior(self, sketches: Sequence[Sketch], *, batch_size: int = 256) -> None:
+        """Fit the ``fitted_prior`` Gaussians to the posterior means of ``sketches`` (the training set).
+
+        Raises:
+            ValueError: the model has no fitted prior (``fitted_prior=False``), a sketch without a
+                known label (conditional models), or a class with fewer than 2 sketches.
+        """
+        if self.prior is None:
+            raise ValueError("this model has no fitted prior (config fitted_prior=False)")
+        z, classes = self._conditions(list(sketches), batch_size=batch_size)
+        self.prior.fit(z, classes)
+
+    def after_training(self, sketches: Sequence[Sketch]) -> dict[str, float]:
+        """Training engine hook: fit the latent prior to the training set (``fitted_prior`` models)."""
+        if self.prior is None:
+            return {}
+        was_training = self.training
+        self.eval()
+        self.fit_prior(sketches)
+        self.train(was_training)
+        return {"prior_codes": float(self.prior.counts.sum())}
 
     @torch.no_grad()
     def sample_around(self, sketch: Sketch, n: int, *, generator: torch.Generator | None = None,

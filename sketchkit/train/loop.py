@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from sketchkit.errors import InputError
-from sketchkit.models.base import SketchModel, read_config
+from sketchkit.models.base import SketchModel, load_model, read_config
 from sketchkit.train.batches import _dist_info, _to_device, resolve_device
 from sketchkit.train.checkpoints import (
     _STATE_VERSION, _is_checkpoint_file, _remove_owned, _save_checkpoint, read_trainer_state, recover_checkpoints,
@@ -155,6 +155,8 @@ def train(model: SketchModel, train_sketches: Sequence[Any] | ShardStream, *, va
                 continue
             _train_stage(model, stage, stage_index, source, val_sketches, config, run_dir, state,
                          device=device, rank=rank, world=world, progress=progress, log=log)
+        if is_main and isinstance(source, MemorySource):
+            _after_training(model, source.sketches, run_dir, log, progress)
         if is_main and val_sketches:
             model.eval()
             with torch.no_grad():
@@ -168,6 +170,26 @@ def train(model: SketchModel, train_sketches: Sequence[Any] | ShardStream, *, va
         progress.stop()
     model.eval()
     return run_dir
+
+
+def _after_training(model: SketchModel, sketches: Sequence[Any], run_dir: Path, log: _MetricsLog,
+                    progress: _Progress) -> None:
+    """Run the model's :meth:`~SketchModel.after_training` hook on ``last/`` and ``best/`` and
+    re-save both; a no-op for models whose hook does nothing."""
+    info = model.after_training(sketches)
+    if not info:
+        return
+    for name in ("last", "best"):
+        folder = run_dir / name
+        if not (folder / "trainer_state.pt").is_file():
+            continue
+        target = model
+        if name == "best":
+            target = load_model(folder).to(next(model.parameters()).device)
+            target.after_training(sketches)
+        _save_checkpoint(run_dir, name, target, read_trainer_state(folder))
+    log.write({"type": "after_training", "stage_index": -1, "step": 0, **{k: float(v) for k, v in info.items()}})
+    progress.print("after training: " + ", ".join(f"{k}={float(v):.4g}" for k, v in info.items()))
 
 
 def _initial_state(model: SketchModel, run_dir: Path, *, resume: bool, run_stages: tuple[str, ...],

@@ -53,6 +53,6 @@ class _MetricsLog:
         """Drop records logged after the checkpoint being resumed (they will be logged again)."""
         if not self.enabled or not self.path.is_file():
             return
-        keep = [r for r in read_metrics(self.path.parent) if r.get("type") != "final"
+        keep = [r for r in read_metrics(self.path.parent) if r.get("type") not in ("final", "after_training")
                 and (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in keep).encode())

@@ -1,0 +1,112 @@
+"""The fitted latent prior: Gaussians per class over training codes, used by ``sample`` once fitted,
+fitted by the training engine's ``after_training`` hook and saved with the weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from model_contract import ModelContract
+from test_sketch_ode_conditional import TINY, labelled
+
+from sketchkit.models.base import load_model
+from sketchkit.models.latent_prior import FittedPrior
+from sketchkit.models.sketch_ode import SketchODEConfig, SketchODEModel
+from sketchkit.train import TrainConfig, train
+
+
+def test_fit_recovers_each_groups_mean_and_covariance():
+    g = torch.Generator().manual_seed(0)
+    true_l = torch.tensor([[[1.0, 0.0, 0.0], [0.8, 0.5, 0.0], [0.0, -0.3, 0.2]],
+                           [[0.3, 0.0, 0.0], [0.0, 2.0, 0.0], [0.1, 0.0, 1.0]]])
+    true_mean = torch.tensor([[5.0, -1.0, 0.0], [0.0, 3.0, 3.0]])
+    groups = torch.arange(20000) % 2
+    z = true_mean[groups] + (true_l[groups] @ torch.randn(20000, 3, 1, generator=g)).squeeze(-1)
+    prior = FittedPrior(2, 3, shrinkage=0.0, jitter=0.0)
+    assert not prior.fitted
+    prior.fit(z, groups)
+    assert prior.fitted and prior.counts.tolist() == [10000.0, 10000.0]
+    for k in range(2):
+        torch.testing.assert_close(prior.mean[k], true_mean[k], atol=0.05, rtol=0)
+        cov = prior.scale_tril[k] @ prior.scale_tril[k].T
+        torch.testing.assert_close(cov, true_l[k] @ true_l[k].T, atol=0.08, rtol=0)
+    # draws follow the fitted Gaussians, with the temperature scaling the standard deviation
+    draws = prior.sample(torch.ones(20000, dtype=torch.long), generator=g, temperature=0.5)
+    torch.testing.assert_close(draws.mean(0), prior.mean[1], atol=0.05, rtol=0)
+    torch.testing.assert_close(torch.cov(draws.T), 0.25 * (prior.scale_tril[1] @ prior.scale_tril[1].T), atol=0.05, rtol=0)
+    torch.testing.assert_close(prior.sample(torch.tensor([0, 1]), temperature=0.0), prior.mean)
+
+
+def test_shrinkage_keeps_a_few_codes_in_many_dimensions_well_conditioned():
+    z = torch.randn(12, 40, generator=torch.Generator().manual_seed(1))  # fewer codes than dimensions
+    prior = FittedPrior(1, 40)
+    prior.fit(z)
+    assert torch.isfinite(prior.scale_tril).all() and (torch.diagonal(prior.scale_tril[0]) > 0).all()
+
+
+def test_fit_refuses_bad_codes():
+    prior = FittedPrior(2, 3)
+    with pytest.raises(ValueError, match="expected"):
+        prior.fit(torch.zeros(5, 4))
+    with pytest.raises(ValueError, match="finite"):
+        prior.fit(torch.full((5, 3), float("nan")))
+    with pytest.raises(ValueError, match="group 1"):
+        prior.fit(torch.randn(5, 3), torch.zeros(5, dtype=torch.long))
+
+
+def _prior_model() -> SketchODEModel:
+    torch.manual_seed(0)
+    cfg = SketchODEModel.config_for_data(SketchODEConfig(**{**TINY, "fitted_prior": True}), labelled())
+    return SketchODEModel(cfg)
+
+
+class TestFittedPriorSketchODEContract(ModelContract):
+    def make_model(self):
+        return _prior_model()
+
+    def make_sketches(self):
+        return labelled()
+
+
+def test_training_fits_the_prior_and_the_checkpoints_keep_it(tmp_path):
+    model = _prior_model()
+    data = labelled() * 3
+    cfg = TrainConfig(steps=3, batch_size=4, lr=1e-3, val_every=2, val_batches=1, checkpoint_every=2,
+                      num_samples=0, seed=0, device="cpu", quiet=True)
+    train(model, data, val_sketches=labelled(), config=cfg, run_dir=tmp_path / "run")
+    assert model.prior.fitted
+    # the fitted Gaussians are the class means and spreads of the model's own training codes
+    z, classes = model._conditions(data)
+    for k in range(len(model.labels)):
+        torch.testing.assert_close(model.prior.mean[k], z[classes == k].mean(0), atol=1e-5, rtol=0)
+    for name in ("last", "best"):
+        again = load_model(tmp_path / "run" / name)
+        assert again.prior.fitted, name
+    last = load_model(tmp_path / "run" / "last")
+    torch.testing.assert_close(last.prior.mean, model.prior.mean)
+    # temperature 0 draws exactly the class mean code
+    sk = last.sample(2, temperature=0.0, label="arc", generator=torch.Generator().manual_seed(0))
+    ref = last.decode(last.prior.mean[[last.labels.index("arc")] * 2], label="arc")
+    np.testing.assert_allclose(sk[0].points(), ref[0].points(), atol=1e-5)
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["prior_codes"] for r in records if r["type"] == "after_training"] == [12.0]
+    # resuming a finished run fits again and logs the record once, not twice
+    train(load_model(tmp_path / "run" / "last"), data, val_sketches=labelled(), config=cfg,
+          run_dir=tmp_path / "run", resume=True)
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert sum(r["type"] == "after_training" for r in records) == 1
+
+
+def test_an_unfitted_prior_samples_from_the_standard_normal_and_fit_prior_needs_the_option():
+    model = _prior_model().eval()
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    plain = SketchODEModel(model.config.replace(fitted_prior=False) if hasattr(model.config, "replace")
+                           else SketchODEConfig(**{**model.config.to_dict(), "fitted_prior": False}))
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("prior.")})
+    a = model.sample(2, generator=g(), temperature=1.0, label="arc")
+    b = plain.eval().sample(2, generator=g(), temperature=1.0, label="arc")
+    np.testing.assert_allclose(a[0].points(), b[0].points(), atol=1e-6)
+    with pytest.raises(ValueError, match="no fitted prior"):
+        plain.fit_prior(labelled())
