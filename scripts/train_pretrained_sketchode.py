@@ -1,8 +1,11 @@
 """Train the shipped SketchODE model on VectorMNIST and write sketchkit/pretrained/sketchode/.
 
 Data: the MNIST pen-stroke sequences (E. D. de Jong, CC BY-SA 3.0) in
-``../shared/data/vectormnist/mnist-stroke-sequences-train-first5000.npz``: digits 0..4499 train,
-4500..4999 are held out (validation curve and the reported Chamfer). Training goes through the
+``../shared/data/vectormnist/mnist-stroke-sequences-train-first5000.npz``, split by
+:func:`sketchkit.data.splits.split_sketches` (hash of each digit's key: ~80 % train, 10 % valid
+for the validation curve and the reported Chamfer, 10 % test, which the digit judge of
+``scripts/bench_quality.py`` scores against). The model is class-conditional and, after training,
+fits one Gaussian per digit to the training codes to sample from. Training goes through the
 shared engine :func:`sketchkit.train.train`; the *last* checkpoint is shipped (the held-out
 digits are not used to pick it), and MODEL_CARD.md is written from the measured numbers.
 
@@ -135,13 +138,14 @@ time*, ICLR 2022) autoencoder with a VAE head: Neural CDE encoder over a natural
 Load with `sketchkit.models.load_model("sketchode")`.
 
 ## Data and license
-Trained on digits 0..4499 of `mnist-stroke-sequences-train-first5000.npz`: the first 5000 MNIST
+Trained on the train split (`sketchkit.data.splits.split_sketches`) of
+`mnist-stroke-sequences-train-first5000.npz`: the first 5000 MNIST
 training digits as pen-stroke sequences by Edwin D. de Jong
 (github.com/edwin-de-jong/mnist-digits-stroke-sequence-data), licensed **CC BY-SA 3.0**
 (MNIST: LeCun, Cortes, Burges). These weights are derived from that data; share them under the
 same terms with attribution. This is a substitute for the paper's VectorMNIST, which could not be
-obtained. Digits 4500..4999 are held out (never trained on; the shipped weights are the last
-checkpoint, not one selected on them).
+obtained. The valid and test splits are held out (never trained on; the shipped weights are the
+last checkpoint, not one selected on them).
 
 ## Training
 `{s['command']}` through `sketchkit.train.train`:
@@ -157,14 +161,14 @@ the training curves, KL weight {config.kl_weight} annealed over {config.kl_annea
 | train, first logged line (mean of the first log_every steps) | {s['first_train']['loss']} | {s['first_train']['recon']} | {s['first_train']['pen_nll']} | {s['first_train']['kl']} |
 | train, last logged line | {s['last_train']['loss']} | {s['last_train']['recon']} | {s['last_train']['pen_nll']} | {s['last_train']['kl']} |
 
-Last validation (held-out 500, engine): {last_val_text(s)}.
+Last validation (valid split, engine): {last_val_text(s)}.
 
-## Held-out quality (digits 4500..4999, normalised units: largest point norm = 1)
+## Held-out quality (valid split, normalised units: largest point norm = 1)
 Reconstruction Chamfer {s['held_out']['chamfer']}, mean |x/y error| at equal times {s['held_out']['l1']},
 pen-state accuracy {s['held_out']['pen_accuracy']} (`model.evaluate`).
 
 ## Limits
-A small model trained for minutes on CPU on 4500 digits; it is a demonstration of the family,
+A small model trained for minutes on CPU on ~4000 digits; it is a demonstration of the family,
 not a state-of-the-art digit model. Inputs must be ordered strokes (not point clouds).
 `decode`, `sample`, `sample_around` and `interpolate` return normalised units (first point at
 the origin, largest point norm 1); `reconstruct` maps back to each input's frame.

@@ -237,3 +237,39 @@ def test_render_roundtrip_bezier_curves():
         err = _dist_to_polyline(truth, poly).max()
         bound = 0.05 + (0.1 * px if cp.shape[0] > 4 else 0.0) + 0.01
         assert err <= bound, (cp.shape[0] - 1, err, bound)
+
+
+def test_rounded_rect_closed_form():
+    # rx only: ry takes its value; each radius clamps to half the side (ry 30 -> 10 here)
+    sk = svg_to_sketch(_svg('<rect x="10" y="20" width="40" height="20" rx="5" fill="none" stroke="black"/>'
+                            '<rect width="40" height="20" rx="4" ry="30"/>'), tolerance=0.001)
+    a, b = sk.strokes
+    np.testing.assert_allclose(a[0], [15, 20])
+    np.testing.assert_allclose(a[-1], a[0])
+    assert (a[:, 0].min(), a[:, 0].max(), a[:, 1].min(), a[:, 1].max()) == pytest.approx((10, 50, 20, 40))
+    corner = a[(a[:, 0] > 45) & (a[:, 1] < 25)]  # top-right corner: quarter circle about (45, 25)
+    assert len(corner) > 5
+    np.testing.assert_allclose(np.linalg.norm(corner - [45, 25], axis=1), 5, atol=1e-9)
+    right = b[b[:, 0] > 36]  # ellipse quarter arcs of radii (4, 10): no straight vertical side
+    np.testing.assert_allclose(((right[:, 0] - 36) / 4) ** 2 + ((right[:, 1] - 10) / 10) ** 2, 1, atol=1e-9)
+    # no radius (or zero): the square-cornered rectangle, unchanged
+    (sq,) = svg_to_sketch(_svg('<rect x="1" y="2" width="3" height="4" rx="0"/>')).strokes
+    np.testing.assert_array_equal(sq, [[1, 2], [4, 2], [4, 6], [1, 6], [1, 2]])
+
+
+def test_root_style_is_inherited_and_widths_recorded():
+    """Lucide-style root attributes: fill="none" stroke=... on <svg> make circles outlines, not dots."""
+    text = ('<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48" viewBox="0 0 24 24" fill="none" '
+            'stroke="currentColor" stroke-width="2"><circle cx="12" cy="12" r="10"/>'
+            '<g transform="scale(2)" style="stroke-width:0.5"><line x1="0" y1="0" x2="1" y2="0"/></g>'
+            '<circle cx="3" cy="3" r="1" fill="red" stroke="none"/>'
+            '<path d="M 0 0 L 5 5" stroke="none"/></svg>')  # neither stroked nor filled: nothing
+    sk = svg_to_sketch(text)
+    assert sk.num_strokes == 3
+    np.testing.assert_allclose(np.linalg.norm(sk.strokes[0] - 12, axis=1), 10, atol=1e-9)
+    np.testing.assert_array_equal(sk.strokes[2], [[3, 3]])  # a filled, unstroked circle: a dot
+    assert sk.meta["stroke_widths"] == [2.0, 1.0, 2.0]  # 0.5 x scale 2; the dot: its diameter
+    assert sk.meta["view_box"] == [0, 0, 24, 24]
+    assert svg_to_sketch('<svg width="30" height="20"><line x2="1"/></svg>').meta["view_box"] == [0, 0, 30, 20]
+    assert "view_box" not in svg_to_sketch('<svg><line x2="1"/></svg>').meta
+    assert "view_box" not in svg_to_sketch('<svg width="100%" height="100%"><line x2="1"/></svg>').meta

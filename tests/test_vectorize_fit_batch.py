@@ -91,14 +91,16 @@ def test_fit_runs_matches_the_reference_fit_of_each_degree_on_real_strokes(monke
             init[k, : d + 1] = c
             use[k] = True
     hopeless = 4.0 * opts.tolerance
-    ctrl, err, rms = fit_runs(np.concatenate([p for p, _, _ in items]), lengths, degrees, init=init, use_init=use,
-                              refine=opts.refine, hopeless=hopeless, width=4)
+    ctrl, err, rms, dist = fit_runs(np.concatenate([p for p, _, _ in items]), lengths, degrees, init=init,
+                                    use_init=use, refine=opts.refine, hopeless=hopeless, width=4, return_dist=True)
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     for k, (p, d, c) in enumerate(items):
         start = V._solve_pinned(p, chord_length_parameters(p), d) if c is None else init[k, : d + 1]
         t0, dist0 = V._project(start, p)
-        ref_ctrl, ref_err, ref_rms = V._refine_from(p, d, start, t0, dist0, opts.refine, hopeless)
+        ref_ctrl, ref_err, ref_rms, ref_dist = V._refine_from(p, d, start, t0, dist0, opts.refine, hopeless)
         np.testing.assert_allclose(ctrl[k, : d + 1], ref_ctrl, atol=TOL_PX, err_msg=f"item {k}, degree {d}")
         assert abs(err[k] - ref_err) < TOL_PX and abs(rms[k] - ref_rms) < TOL_PX
+        np.testing.assert_allclose(dist[first[k] : first[k] + len(p)], ref_dist, atol=TOL_PX)
 
 
 def _same_curves(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> None:
@@ -147,3 +149,87 @@ def test_project_finds_foot_points_of_known_curves():
     t, dist = project(ctrl, pts, Runs.from_lengths([4]), np.array([3]))
     np.testing.assert_allclose(t, [0.0, 0.25, 0.7, 1.0], atol=1e-9)
     np.testing.assert_allclose(dist, [1.0, 2.0, 0.5, 3.0], atol=1e-9)
+
+
+def test_lines_are_the_pinned_chord_with_exact_foot_point_distances():
+    # degree-1 items skip the search and the refinement: their distances are the closed-form
+    # point-to-segment distances (width 2 exercises the Newton step's shortest polynomial)
+    rng = np.random.default_rng(3)
+    runs = [np.cumsum(rng.normal(size=(n, 2)), axis=0) for n in (2, 7, 30)]
+    pts = np.concatenate(runs)
+    for width in (2, 4):
+        ctrl, err, rms, dist = fit_runs(pts, [len(p) for p in runs], np.ones(3, int), width=width, return_dist=True)
+        start = 0
+        for k, p in enumerate(runs):
+            a, b = p[0], p[-1]
+            np.testing.assert_allclose(ctrl[k, :2], [a, b], atol=0)
+            s = np.clip((p - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
+            ref = np.linalg.norm(p - (a + s[:, None] * (b - a)), axis=1)
+            np.testing.assert_allclose(dist[start : start + len(p)], ref, atol=1e-9)
+            assert abs(rms[k] - np.sqrt(np.mean(ref**2))) < 1e-9 and err[k] >= ref.max() - 1e-12
+            start += len(p)
+
+
+def test_err_cap_skips_only_the_back_distance_above_the_cap():
+    rng = np.random.default_rng(4)
+    runs = [np.cumsum(rng.normal(size=(n, 2)), axis=0) for n in (12, 25, 40)]
+    pts, lengths, degrees = np.concatenate(runs), [len(p) for p in runs], np.array([2, 3, 3])
+    full_ctrl, full_err, full_rms, dist = fit_runs(pts, lengths, degrees, return_dist=True)
+    dmax = np.maximum.reduceat(dist, np.r_[0, np.cumsum(lengths)[:-1]])
+    cap = np.median(dmax)
+    ctrl, err, rms = fit_runs(pts, lengths, degrees, err_cap=cap)
+    np.testing.assert_array_equal(ctrl, full_ctrl)
+    np.testing.assert_array_equal(rms, full_rms)
+    above = dmax > cap
+    assert above.any() and (~above).any()
+    np.testing.assert_array_equal(err[~above], full_err[~above])  # measured: exact
+    np.testing.assert_array_equal(err[above], dmax[above])  # not measured: the point distance, over the cap
+
+
+def test_returned_distances_are_those_of_the_returned_curves(monkeypatch):
+    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, model=False)
+    degrees = np.array([max(1, min(3, (len(p) - 1) // 2)) for p in pieces])
+    pts, lengths = np.concatenate(pieces), [len(p) for p in pieces]
+    ctrl, err, rms, dist = fit_runs(pts, lengths, degrees, refine=opts.refine, width=4, return_dist=True)
+    _, fresh = project(ctrl, pts, Runs.from_lengths(lengths), degrees)
+    np.testing.assert_allclose(dist, fresh, atol=1e-3)  # the fit's last projection vs a fresh one
+
+
+def test_model_starts_match_the_models_own_curves(monkeypatch):
+    pieces, _, model = _capture(EXAMPLES / "cat.png", monkeypatch)
+    if model is None:
+        pytest.skip("no shipped stroke model")
+    starts, has = V._model_starts(model, pieces, 4)
+    for p, pred in enumerate(model.curves_for(pieces)):
+        for d in range(1, 4):
+            assert has[p, d]
+            np.testing.assert_allclose(starts[p, d, : d + 1], pred[d - 1], atol=1e-9)
+            assert not starts[p, d, d + 1 :].any()
+    assert not has[:, 0].any()
+
+
+def test_folder_mode_writes_every_image_and_a_summary_with_the_time_per_image(tmp_path, capsys):
+    from sketchkit.cli.app import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(4):
+        im = Image.new("L", (96, 96), 255)
+        ImageDraw.Draw(im).line([(10, 10 + 15 * k), (80, 40), (30, 85)], fill=0, width=3, joint="curve")
+        im.save(src / f"d{k}.png")
+    out = tmp_path / "out"
+    assert main(["vectorize", str(src), "-o", str(out), "--quiet"]) == 0  # default --jobs: all cores
+    assert sorted(p.name for p in out.iterdir()) == [f"d{k}.svg" for k in range(4)]
+    assert all("<path" in (out / f"d{k}.svg").read_text() for k in range(4))
+    summary = [line for line in capsys.readouterr().err.splitlines() if line.strip()][-1]
+    assert summary.startswith("vectorised 4/4 images") and "ms per image" in summary and "0 failed" in summary
+
+
+@pytest.mark.parametrize("options", [{"refine": 0}, {"refine": 1, "max_degree": 5}, {"max_degree": 1}])
+def test_batched_pieces_equal_the_reference_with_other_options(monkeypatch, options):
+    # refine=0 keeps the model's unrefined line as a start of its own; degree 5 widens the padding;
+    # max_degree=1 has nothing but lines
+    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, **options)
+    ref_stats, new_stats = {}, {}
+    _same_curves(V._fit_pieces_batched(pieces, opts, model, new_stats), V._fit_pieces(pieces, opts, model, ref_stats))
+    assert new_stats == ref_stats

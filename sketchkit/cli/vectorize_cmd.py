@@ -28,6 +28,14 @@ def _write(sketch, path: Path, fmt: str, stroke_width: Optional[float]) -> None:
         write_atomic(path, to_ndjson(sketch, word=path.stem))
 
 
+def _cores() -> int:
+    """CPU cores this process may run on (its affinity set where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -91,10 +99,8 @@ def _single_thread_blas() -> None:
 
 def _warm_up(options: dict[str, Any]) -> None:
     """Import the heavy modules and load the model once, before worker processes fork."""
-    import scipy.ndimage  # noqa: F401
-    import skimage.filters  # noqa: F401
-    import skimage.morphology  # noqa: F401
-
+    import sketchkit.geometry.morphology  # noqa: F401
+    import sketchkit.geometry.skeleton  # noqa: F401
     from sketchkit.vectorize import _resolve_model
 
     _resolve_model(options.get("model"))
@@ -155,7 +161,8 @@ def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, A
             pool.shutdown(wait=True, cancel_futures=True)
     seconds = time.perf_counter() - start
     n, ok = len(files), len(files) - len(failed)
-    line = f"vectorised {ok}/{n} images into {out_dir} in {seconds:.1f} s ({ok} ok, {len(failed)} failed"
+    line = (f"vectorised {ok}/{n} images into {out_dir} in {seconds:.1f} s, {1000.0 * seconds / n:.0f} ms per image "
+            f"with {jobs} worker{'s' if jobs > 1 else ''} ({ok} ok, {len(failed)} failed")
     if failed:
         shown = ", ".join(failed[:20]) + (f", ... ({len(failed) - 20} more)" if len(failed) > 20 else "")
         line += f": {shown}"
@@ -222,7 +229,7 @@ def vectorize(
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
         validate_options(**{k: v for k, v in options.items() if k != "model"})  # once, not per file
-        _run_folder(files, out_dir, fmt or "svg", options, svg_width, jobs or os.cpu_count() or 1, quiet)
+        _run_folder(files, out_dir, fmt or "svg", options, svg_width, jobs or _cores(), quiet)
         return
 
     if output is None:

@@ -4,14 +4,16 @@ What is read (a compact parser of its own, stdlib ``xml.etree`` + numpy; no extr
 
 * ``<path>``: every command of SVG 1.1 path data, absolute and relative: ``M L H V C S Q T A Z``
   (implicit repeats, ``m`` followed by pairs = ``l``, compact arc flags such as ``a1 1 0 01 5 5``);
-* ``<line>``, ``<polyline>``, ``<polygon>``, ``<rect>`` (square corners), ``<circle>``,
-  ``<ellipse>``;
+* ``<line>``, ``<polyline>``, ``<polygon>``, ``<rect>`` (with ``rx``/``ry`` rounded corners, as
+  SVG 1.1 draws them), ``<circle>``, ``<ellipse>``;
 * ``transform`` on elements and groups (``matrix translate scale rotate skewX skewY``), composed
   down the tree; nested ``<svg>`` is a group moved by its ``x``/``y``.
 
-Skipped: ``defs``, ``clipPath``, ``mask``, ``marker``, ``pattern``, ``symbol``, ``text``,
-``image``, ``style``, ``metadata`` and anything with ``display="none"``. ``<use>`` is not
-resolved.
+Skipped: ``defs``, ``clipPath``, ``mask``, ``marker``, ``pattern``, ``symbol``, ``text`` (e.g.
+KanjiVG's stroke numbers), ``image``, ``style``, ``metadata``, anything with ``display="none"``
+and elements that are neither stroked nor filled (``stroke`` and ``fill`` both ``none``, as set on
+them or inherited from their groups and the root ``<svg>``). ``<use>`` is not resolved. Fills are
+not kept: a filled shape becomes its outline.
 
 Conventions: one stroke per subpath (a ``Z`` closes it by repeating its first point); a lone
 ``M`` draws nothing and gives no stroke. Coordinates are the root's user units after the
@@ -20,6 +22,11 @@ sketch exported by :func:`sketchkit.render.to_svg` re-imports with its own coord
 A *dot* (a ``<circle>``/``<ellipse>`` painted with a fill and no stroke, which is how the
 renderer draws single-point strokes and point clouds) becomes a single-point stroke at its
 centre; when every stroke is a dot the sketch is marked ``meta["point_cloud"] = True``.
+``meta["stroke_widths"]`` gives each stroke's drawn width in output units (the inherited
+``stroke-width``, default 1, times the element's transform scale ``sqrt|det|``; a dot: its
+diameter), and ``meta["view_box"]`` the root's ``[x, y, width, height]`` (``viewBox``, else
+``[0, 0, width, height]``; absent when neither is given), so a caller can draw the sketch in the
+file's own frame.
 
 Curves are flattened to polylines within ``tolerance`` (output units, default 0.1): a degree-d
 Bézier is sampled at ``n`` uniform parameters with
@@ -450,6 +457,39 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, m: np.ndarray, tol: flo
     return _apply(m, pts)
 
 
+def _corner_radii(rx_text: str | None, ry_text: str | None, w: float, h: float) -> tuple[float, float]:
+    """A ``<rect>``'s corner radii (SVG 1.1 section 9.2): a missing or negative radius takes the
+    other one's value; each is clamped to half the side."""
+    rx = _length(rx_text, -1.0) if rx_text not in (None, "auto") else -1.0
+    ry = _length(ry_text, -1.0) if ry_text not in (None, "auto") else -1.0
+    if rx < 0 and ry < 0:
+        return 0.0, 0.0
+    rx = ry if rx < 0 else rx
+    ry = rx if ry < 0 else ry
+    return min(rx, w / 2.0), min(ry, h / 2.0)
+
+
+def _rounded_rect_path(x: float, y: float, w: float, h: float, rx: float, ry: float) -> str:
+    """Path data of a rounded rectangle, clockwise from the top edge's left end (as SVG draws it)."""
+    def arc(px: float, py: float) -> str:
+        return f"A{rx!r},{ry!r} 0 0 1 {px!r},{py!r}"
+
+    parts = [f"M{x + rx!r},{y!r}"]
+    if w > 2 * rx:
+        parts.append(f"H{x + w - rx!r}")
+    parts.append(arc(x + w, y + ry))
+    if h > 2 * ry:
+        parts.append(f"V{y + h - ry!r}")
+    parts.append(arc(x + w - rx, y + h))
+    if w > 2 * rx:
+        parts.append(f"H{x + rx!r}")
+    parts.append(arc(x, y + h - ry))
+    if h > 2 * ry:
+        parts.append(f"V{y + ry!r}")
+    parts.append(arc(x + rx, y))
+    return " ".join(parts) + " Z"
+
+
 def _element_strokes(tag: str, el: ET.Element, style: dict[str, str], m: np.ndarray,
                      tol: float, budget: _Budget = _UNLIMITED) -> tuple[list[np.ndarray], bool]:
     """(strokes, is_dot) for one drawable element."""
@@ -473,6 +513,9 @@ def _element_strokes(tag: str, el: ET.Element, style: dict[str, str], m: np.ndar
         w, h = _length(a.get("width")), _length(a.get("height"))
         if w <= 0 or h <= 0:
             return [], False
+        rx, ry = _corner_radii(a.get("rx"), a.get("ry"), w, h)
+        if rx > 0 and ry > 0:
+            return _parse_path(_rounded_rect_path(x, y, w, h, rx, ry), tol, m, budget), False
         pts = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]])
         return [_apply(m, pts)], False
     if tag in ("circle", "ellipse"):
@@ -491,7 +534,35 @@ def _element_strokes(tag: str, el: ET.Element, style: dict[str, str], m: np.ndar
     return [], False
 
 
-_INHERITED = ("fill", "stroke")
+_INHERITED = ("fill", "stroke", "stroke-width")
+
+
+def _stroke_width(tag: str, el: ET.Element, style: dict[str, str], m: np.ndarray, is_dot: bool) -> float:
+    """Drawn line width of an element's strokes in output units (a dot: its diameter)."""
+    scale = math.sqrt(abs(float(np.linalg.det(m[:2, :2]))))
+    if is_dot:
+        a = el.attrib
+        r = _length(a.get("r")) if tag == "circle" else max(_length(a.get("rx")), _length(a.get("ry")))
+        return 2.0 * r * scale
+    try:
+        return _length(style.get("stroke-width"), 1.0) * scale
+    except ValueError:
+        return scale  # an unreadable width is SVG's default, 1
+
+
+def _view_box(root: ET.Element) -> list[float] | None:
+    """The root's ``viewBox`` ``[x, y, width, height]`` (else ``[0, 0, width, height]``), or None."""
+    nums = [float(v) for v in _NUM.findall(root.attrib.get("viewBox", ""))]
+    if len(nums) == 4 and nums[2] > 0 and nums[3] > 0 and all(math.isfinite(v) for v in nums):
+        return nums
+    size = [root.attrib.get("width"), root.attrib.get("height")]
+    if any(v is None or v.strip().endswith("%") for v in size):
+        return None  # a relative size says nothing about the drawing's frame
+    try:
+        w, h = _length(size[0]), _length(size[1])
+    except ValueError:
+        return None
+    return [0.0, 0.0, w, h] if w > 0 and h > 0 else None
 
 
 def svg_to_sketch(source: str | bytes | Path, *, tolerance: float = DEFAULT_TOLERANCE,
@@ -545,11 +616,15 @@ def _svg_to_sketch(source: str | bytes | Path, tolerance: float, label: str | No
 
     strokes: list[np.ndarray] = []
     ids: list[str] = []
+    widths: list[float] = []
     dots = 0
     counter = 0
+    root_style = _style(root)
+    root_inherited = {k: root_style[k] for k in _INHERITED if k in root_style}
     # Depth-first in document order with an explicit stack (no recursion: nesting depth is the
     # file's choice). Each entry: (children iterator, matrix, inherited style, depth).
-    stack: list[tuple[Iterator[ET.Element], np.ndarray, dict[str, str], int]] = [(iter(root), np.eye(3), {}, 1)]
+    stack: list[tuple[Iterator[ET.Element], np.ndarray, dict[str, str], int]] = [
+        (iter(root), np.eye(3), root_inherited, 1)]
     while stack:
         children, m, inherited, depth = stack[-1]
         child = next(children, None)
@@ -584,6 +659,8 @@ def _svg_to_sketch(source: str | bytes | Path, tolerance: float, label: str | No
                 continue
             stack.append((iter(child), mm, merged, depth + 1))
             continue
+        if merged.get("stroke", "none") == "none" and merged.get("fill") == "none":
+            continue  # neither stroked nor filled: draws nothing
         budget.start_element()
         used = budget.file
         try:
@@ -595,14 +672,21 @@ def _svg_to_sketch(source: str | bytes | Path, tolerance: float, label: str | No
             continue
         except _FileTooLarge as exc:
             raise _FileTooLarge(where, str(exc)) from None
+        width = _stroke_width(tag, child, merged, mm, is_dot) if got else 0.0
         for st in got:
             strokes.append(st)
             ids.append(child.attrib.get("id", ""))
+            widths.append(width)
             dots += int(is_dot)
 
     meta: dict[str, Any] = {"source": name}
     if any(ids):
         meta["ids"] = ids
+    if strokes:
+        meta["stroke_widths"] = widths
+    view_box = _view_box(root)
+    if view_box is not None:
+        meta["view_box"] = view_box
     if strokes and dots == len(strokes):
         meta["point_cloud"] = True
     return Sketch(strokes, label=label, meta=meta)

@@ -6,12 +6,16 @@ of degree ``1 <= d_i <= D`` stored padded as ``(I, D + 1, 2)`` control points (e
 ``d_i`` are zero). Every step — Bernstein bases with a per-row degree, least squares with the end
 points pinned (per-item normal equations summed with ``np.add.reduceat``), nearest-point
 projection (dense search, then Newton steps; curves are evaluated in power form by Horner's
-scheme on complex ``x + iy`` coordinates), the curve-to-points distance — works on all rows or
-all items at once; nothing loops over points, and only memory chunks loop over items.
+scheme on ``(2, R)`` coordinate rows), the curve-to-points distance — works on all rows or all
+items at once; nothing loops over points, and only memory chunks loop over items. Per-row
+arrays are laid out ``(columns, R)`` so every product runs over contiguous rows.
 
 :func:`fit_runs` is the batched form of a per-run fitter that alternates projection and pinned
 least squares (``sketchkit.vectorize._fit_degree`` is the per-run reference): it gives the same
-curves up to floating-point rounding. All arrays are float64, coordinates in any unit (px).
+curves up to floating-point rounding. It refines only the items whose result can change: a
+start farther than ``hopeless`` is kept as it is, and a line (degree 1, both ends pinned) is
+final after one projection. Speed on the Quick, Draw! bench: ``scripts/bench_vectorize_speed.py``.
+All arrays are float64, coordinates in any unit (px).
 """
 
 from __future__ import annotations
@@ -22,9 +26,20 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Runs", "bernstein_rows", "chord_parameters", "solve_pinned", "project", "back_distance", "fit_runs"]
+__all__ = ["Runs", "bernstein_rows", "chord_parameters", "solve_pinned", "project", "back_distance", "fit_runs",
+           "search_samples", "REFINE_NEWTON_STEPS"]
 
-_CHUNK_ROWS = 4096  # rows per block in the (rows x samples) distance searches: ~10 MB at 160 samples
+_CHUNK_ROWS = 4096  # rows per block in the (rows x samples) distance searches: ~2 MB at 64 samples
+# Newton steps per refinement round: the previous round's foot points are close, and one step per
+# round (as in Schneider's curve fitter) gave the same fidelity on the Quick, Draw! bench as three
+REFINE_NEWTON_STEPS = 1
+
+
+def search_samples(n):
+    """Even curve samples ``min(max(16, n), 64)`` searched for the start of an ``n``-point run's
+    projection (int or array). Up to 160 samples gave the same bench fidelity at 1.3x the fit time:
+    the search only has to land in the right basin, the Newton steps do the rest."""
+    return np.minimum(np.maximum(16, n), 64)
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,10 @@ class Runs:
     @property
     def rows(self) -> int:
         return int(self.item.size)
+
+    def subset(self, keep: np.ndarray) -> tuple[np.ndarray, "Runs"]:
+        """The items where ``keep`` ``(I,)`` is true: ``(row mask (R,), their Runs)``."""
+        return keep[self.item], Runs.from_lengths(self.lengths[keep])
 
     def chunks(self, max_rows: int = _CHUNK_ROWS):
         """Consecutive ``(item slice, row slice)`` blocks of about ``max_rows`` rows (whole items)."""
@@ -145,26 +164,107 @@ def solve_pinned(pts: np.ndarray, t: np.ndarray, runs: Runs, degrees: np.ndarray
     Returns:
         ``(I, width, 2)`` padded control points.
     """
-    n_items = runs.lengths.size
-    p0, pn = pts[runs.start], pts[runs.last]
-    ctrl = np.zeros((n_items, width, 2))
-    ctrl[:, 0] = p0
-    inner = width - 2  # unknowns per item, padded
-    if inner > 0:
-        row_deg = degrees[runs.item]
-        basis = bernstein_rows(t, row_deg, width)
-        b_end = basis[np.arange(runs.rows), row_deg]
-        rhs = pts - basis[:, :1] * p0[runs.item] - b_end[:, None] * pn[runs.item]
+    return _Items(pts, runs, degrees, width).solve(t, ridge)
+
+
+class _Items:
+    """A fixed set of items, solved and projected many times: the per-row constants of both
+    (Bernstein coefficients and exponents for each row's degree, pinned end points, the points
+    as ``(2, R)``) are built once (those of the solve at the first solve)."""
+
+    def __init__(self, pts: np.ndarray, runs: Runs, degrees: np.ndarray, width: int) -> None:
+        self.pts, self.runs, self.degrees, self.width = pts, runs, np.asarray(degrees, dtype=np.int64), width
+        self.xy = np.ascontiguousarray(pts.T)
+        self.p0, self.pn = pts[runs.start], pts[runs.last]
+        self.binom = None
+
+    def _solve_constants(self) -> None:
+        # all per-row arrays are (columns, R): every product below runs over contiguous rows
+        runs, width = self.runs, self.width
+        rows, item = runs.rows, runs.item
+        row_deg = self.degrees[item]
+        self.p0r, self.pnr = self.p0[item].T, self.pn[item].T
+        e = row_deg[None, :] - np.arange(width)[:, None]  # exponent of (1 - t); negative past the degree
+        self.binom = _binomial_table(width - 1)[np.clip(row_deg, 0, width - 1)].T * (e >= 0)
+        self.up_index = (np.clip(e, 0, width - 1) * rows + np.arange(rows)[None, :]).ravel()
+        self.end_index = row_deg * rows + np.arange(rows)
         k = np.arange(1, width - 1)
-        a = basis[:, 1:-1] * (k[None, :] < row_deg[:, None])  # only columns 1 .. d - 1 are unknowns
-        normal = _segment_sum(a[:, :, None] * a[:, None, :], runs)
-        moment = _segment_sum(a[:, :, None] * rhs[:, None, :], runs)
-        pad = k[None, :] >= degrees[:, None]  # (I, inner): padded unknowns -> identity rows, solution 0
-        diag = np.arange(inner)
-        normal[:, diag, diag] += ridge + pad
-        ctrl[:, 1:-1] = np.linalg.solve(normal, moment)
-    ctrl[np.arange(n_items), degrees] = pn
-    return ctrl
+        self.unknown = k[:, None] < row_deg[None, :]  # only columns 1 .. d - 1 are unknowns
+        self.pad = k[None, :] >= self.degrees[:, None]  # (I, inner): padded unknowns -> identity rows
+
+    def basis(self, t: np.ndarray) -> np.ndarray:
+        """``(width, R)`` Bernstein basis of each row's degree (:func:`bernstein_rows`, transposed)."""
+        rows, width = t.shape[0], self.width
+        tp = np.empty((width, rows))  # t^k and (1 - t)^k by repeated products (exact at 0 and 1)
+        up = np.empty((width, rows))
+        tp[0] = 1.0
+        up[0] = 1.0
+        u = 1.0 - t
+        for k in range(1, width):
+            np.multiply(tp[k - 1], t, out=tp[k])
+            np.multiply(up[k - 1], u, out=up[k])
+        out = self.binom * tp
+        out *= up.ravel()[self.up_index].reshape(width, rows)
+        return out
+
+    def solve(self, t: np.ndarray, ridge: float = 1e-9) -> np.ndarray:
+        """:func:`solve_pinned` at parameters ``t`` ``(R,)``."""
+        n_items, width = self.degrees.size, self.width
+        if self.binom is None:
+            self._solve_constants()
+        ctrl = np.zeros((n_items, width, 2))
+        ctrl[:, 0] = self.p0
+        inner = width - 2  # unknowns per item, padded
+        if inner > 0:
+            basis = self.basis(np.asarray(t, dtype=np.float64))
+            rhs = self.xy - basis[0] * self.p0r
+            rhs -= basis.ravel()[self.end_index] * self.pnr
+            a = basis[1:-1] * self.unknown
+            # normal matrix and moments: one product, one segment sum
+            prod = a[:, None, :] * np.concatenate([a, rhs])[None, :, :]  # (inner, inner + 2, R)
+            sums = np.add.reduceat(prod, self.runs.start, axis=2).transpose(2, 0, 1)  # (I, inner, inner + 2)
+            normal, moment = sums[:, :, :inner], sums[:, :, inner:]
+            diag = np.arange(inner)
+            normal[:, diag, diag] += ridge + self.pad
+            ctrl[:, 1:-1] = np.linalg.solve(normal, moment)
+        ctrl[np.arange(n_items), self.degrees] = self.pn
+        return ctrl
+
+    def project(self, ctrl: np.ndarray, t0: np.ndarray | None = None, newton_steps: int = 3,
+                with_dist: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """:func:`project` of these items' rows onto ``ctrl`` (``dist`` None without ``with_dist``)."""
+        width = ctrl.shape[1]
+        power = _power_form(ctrl, self.degrees)
+        if t0 is None:
+            t = _dense_search(power, self.pts, self.runs, self.degrees)
+        else:
+            t = np.asarray(t0, dtype=np.float64).copy()
+        # power-form coefficients per row, (width, 2, R): Horner's scheme gives the point and both
+        # derivatives in a few whole-array operations on x and y together
+        coef = np.ascontiguousarray(power.transpose(1, 2, 0)[:, :, self.runs.item])
+        xy = self.xy
+        for _ in range(newton_steps):
+            p, p1, p2 = _horner(coef, t)
+            p -= xy  # the residual
+            num = p[0] * p1[0]
+            num += p[1] * p1[1]
+            p2 *= p
+            p1 *= p1
+            den = p1[0] + p1[1]
+            den += p2[0]
+            den += p2[1]
+            den[~(np.abs(den) > 1e-12)] = np.inf  # no step where the foot-point condition is flat
+            num /= den
+            t = t - num
+            np.maximum(t, 0.0, out=t)
+            np.minimum(t, 1.0, out=t)
+        if not with_dist:
+            return t, None
+        p = coef[-1]
+        for k in range(width - 2, -1, -1):
+            p = p * t + coef[k]
+        p -= xy
+        return t, np.hypot(p[0], p[1])
 
 
 @lru_cache(maxsize=16)
@@ -184,7 +284,7 @@ def _power_form(ctrl: np.ndarray, degrees: np.ndarray) -> np.ndarray:
     """``(I, W, 2)`` power-form coefficients of padded Bézier control points (cheap to evaluate
     and differentiate for low degrees; the conversion loses ~1e-13 relative precision)."""
     width = ctrl.shape[1]
-    return np.einsum("ikj,ijc->ikc", _to_power(width - 1)[degrees], ctrl)
+    return np.matmul(_to_power(width - 1)[degrees], ctrl)
 
 
 def _powers(t: np.ndarray, width: int) -> np.ndarray:
@@ -207,20 +307,31 @@ def _grid(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _samples(power: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """``(items, m, 2)`` curve points at the ``(items, m)`` parameters."""
-    return np.einsum("imk,ikc->imc", _powers(grid, power.shape[1]), power)
+    return np.matmul(_powers(grid, power.shape[1]), power)
 
 
-def _dense_search(power: np.ndarray, pts: np.ndarray, runs: Runs) -> np.ndarray:
-    """Per row, the parameter of the nearest of ``m_i = min(max(32, 2 n_i), 160)`` even samples."""
-    m = np.minimum(np.maximum(32, 2 * runs.lengths), 160)
-    t = np.empty(runs.rows)
-    for items, rows in runs.chunks():
+def _dense_search(power: np.ndarray, pts: np.ndarray, runs: Runs, degrees: np.ndarray) -> np.ndarray:
+    """Per row, the parameter of the nearest of :func:`search_samples` even samples of its curve.
+
+    Rows of lines (degree 1) get 0.5 without a search: Newton's step lands on a line's foot point
+    from anywhere.
+    """
+    t = np.full(runs.rows, 0.5)
+    curved = degrees >= 2
+    if not curved.any():
+        return t
+    rows_c, sub = runs.subset(curved) if not curved.all() else (slice(None), runs)
+    pts_c, power_c = pts[rows_c], power[curved]
+    m = search_samples(sub.lengths)
+    t_c = np.empty(sub.rows)
+    for items, rows in sub.chunks():
         grid, valid = _grid(m[items])
-        samples = _samples(power[items], grid)
+        samples = _samples(power_c[items], grid)
         samples[~valid] = np.inf  # never the nearest
-        local = runs.item[rows] - items.start
-        d2 = _sq_dist(pts[rows], samples, local)
-        t[rows] = grid[local, np.argmin(d2, axis=1)]
+        local = sub.item[rows] - items.start
+        d2 = _sq_dist(pts_c[rows], samples, local)
+        t_c[rows] = grid[local, np.argmin(d2, axis=1)]
+    t[rows_c] = t_c
     return t
 
 
@@ -228,43 +339,31 @@ def project(ctrl: np.ndarray, pts: np.ndarray, runs: Runs, degrees: np.ndarray, 
             newton_steps: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-point parameters and distances of every row to its item's curve.
 
-    Starts from ``t0`` (refinement) or a dense search, then ``newton_steps`` Newton steps on the
-    foot-point condition, clipped to ``[0, 1]``.
+    Starts from ``t0`` (refinement) or a dense search (lines: from 0.5), then ``newton_steps``
+    Newton steps on the foot-point condition, clipped to ``[0, 1]``.
 
     Returns:
         ``(t, dist)``, both ``(R,)``.
     """
-    width = ctrl.shape[1]
-    power = _power_form(ctrl, degrees)
-    t = _dense_search(power, pts, runs) if t0 is None else np.asarray(t0, dtype=np.float64).copy()
-    # complex coefficients (x + iy), one contiguous column per power: Horner's scheme gives the
-    # point and both derivatives in a few whole-array operations
-    coef = np.ascontiguousarray((power[..., 0] + 1j * power[..., 1])[runs.item].T)  # (W, R)
-    z = pts[:, 0] + 1j * pts[:, 1]
-    for _ in range(newton_steps):
-        p, p1, p2 = _horner(coef, t)
-        r = p - z
-        num = r.real * p1.real + r.imag * p1.imag
-        den = p1.real * p1.real + p1.imag * p1.imag + r.real * p2.real + r.imag * p2.imag
-        big = np.abs(den) > 1e-12
-        step = np.where(big, num / np.where(big, den, 1.0), 0.0)
-        t = np.clip(t - step, 0.0, 1.0)
-    p = coef[-1]
-    for k in range(width - 2, -1, -1):
-        p = p * t + coef[k]
-    return t, np.abs(p - z)
+    pts = np.ascontiguousarray(pts, dtype=np.float64)
+    return _Items(pts, runs, degrees, ctrl.shape[1]).project(ctrl, t0, newton_steps)
 
 
 def _horner(coef: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Value, first and second derivative of ``sum_k coef[k] t^k`` (``coef``: ``(W, R)``)."""
+    """Value, first and second derivative of ``sum_k coef[k] t^k`` (``coef``: ``(W, ..., R)``);
+    three new arrays (the caller may change them in place)."""
     p = coef[-1]
-    d1 = np.zeros_like(p)
-    d2 = np.zeros_like(p)
+    d1 = d2 = None
     for k in range(coef.shape[0] - 2, -1, -1):
-        d2 = d2 * t + d1
-        d1 = d1 * t + p
+        if d1 is None:
+            d1 = p.copy()
+        else:
+            d2 = d1 if d2 is None else d2 * t + d1
+            d1 = d1 * t + p
         p = p * t + coef[k]
-    return p, d1, 2.0 * d2
+    if d1 is None:
+        d1 = np.zeros_like(p)
+    return p, d1, np.zeros_like(p) if d2 is None else 2.0 * d2
 
 
 def back_distance(ctrl: np.ndarray, pts: np.ndarray, runs: Runs, degrees: np.ndarray) -> np.ndarray:
@@ -295,14 +394,17 @@ def _monotone(t: np.ndarray, runs: Runs) -> np.ndarray:
 
 def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = None,
              use_init: np.ndarray | None = None, refine: int = 4, hopeless: float = math.inf,
-             width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             width: int | None = None, err_cap=math.inf, return_dist: bool = False):
     """Fit one Bézier curve of the given degree to each run, end points pinned.
 
     Each item starts from ``init`` (where ``use_init``) or from the least-squares curve at
     chord-length parameters; its points are projected onto the curve (dense search + Newton),
     and ``refine`` times the parameters are made monotone, the control points re-solved and the
-    points re-projected (Newton from the previous parameters). An item whose start is farther
-    than ``hopeless`` from its points (largest distance) is not refined.
+    points re-projected (:data:`REFINE_NEWTON_STEPS` Newton steps from the previous parameters).
+    An item whose start is farther than ``hopeless`` from its points (largest distance) is not
+    refined. A line (degree 1) is pinned to its run's ends and projected once: its control
+    points do not depend on the parameters, and Newton's step lands on a line's foot point, so
+    more rounds would change nothing.
 
     Args:
         pts: ``(R, 2)`` points of all runs, run after run.
@@ -313,11 +415,17 @@ def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = Non
         refine: refinement steps.
         hopeless: skip refinement above this start error (same unit as ``pts``).
         width: ``D + 1`` (default ``max(degrees) + 1``).
+        err_cap: scalar or ``(I,)``: the curve-to-points distance is measured only where the
+            largest point-to-curve distance is within it (elsewhere ``err`` is that point
+            distance, already above the cap). For callers that only compare ``err`` with
+            thresholds up to the cap.
+        return_dist: also return the ``(R,)`` point-to-curve distances of the returned curves.
 
     Returns:
-        ``(ctrl (I, D + 1, 2), err (I,), rms (I,))``: ``err`` is the larger of the largest
-        point-to-curve and curve-to-point distances (for a hopeless item: its start's largest
-        point distance, and ``rms`` the same), ``rms`` the RMS point-to-curve distance.
+        ``(ctrl (I, D + 1, 2), err (I,), rms (I,))`` (and ``dist`` with ``return_dist``):
+        ``err`` is the larger of the largest point-to-curve and curve-to-point distances (for a
+        hopeless item: its start's largest point distance, and ``rms`` the same), ``rms`` the
+        RMS point-to-curve distance.
     """
     pts = np.ascontiguousarray(pts, dtype=np.float64)
     runs = Runs.from_lengths(lengths)
@@ -325,25 +433,51 @@ def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = Non
     n_items = degrees.size
     if n_items == 0:
         w = width or 2
-        return np.zeros((0, w, 2)), np.zeros(0), np.zeros(0)
+        empty = (np.zeros((0, w, 2)), np.zeros(0), np.zeros(0))
+        return (*empty, np.zeros(runs.rows)) if return_dist else empty
     if degrees.min() < 1:
         raise ValueError(f"degrees: expected >= 1, got {int(degrees.min())}")
     width = int(degrees.max()) + 1 if width is None else int(width)
-    ctrl = solve_pinned(pts, chord_parameters(pts, runs), runs, degrees, width)
-    if init is not None and use_init is not None and np.any(use_init):
-        ctrl = np.where(np.asarray(use_init, bool)[:, None, None], np.asarray(init, dtype=np.float64), ctrl)
-    t, dist = project(ctrl, pts, runs, degrees)
-    start_ctrl = ctrl
+    every = _Items(pts, runs, degrees, width)
+    use = np.zeros(n_items, dtype=bool) if init is None or use_init is None else np.asarray(use_init, dtype=bool)
+    ctrl = np.zeros((n_items, width, 2))  # lines: the pinned chord, the same from any parameters
+    ctrl[:, 0] = every.p0
+    ctrl[np.arange(n_items), degrees] = every.pn
+    chord = ~use & (degrees >= 2)
+    if chord.any():
+        rows, sub = runs.subset(chord)
+        ctrl[chord] = _Items(pts[rows], sub, degrees[chord], width).solve(chord_parameters(pts[rows], sub))
+    if use.any():
+        ctrl[use] = np.asarray(init, dtype=np.float64)[use]
+    t, dist = every.project(ctrl)
     start_err = np.maximum.reduceat(dist, runs.start)
-    for _ in range(refine):
-        t = _monotone(t, runs)
-        ctrl = solve_pinned(pts, t, runs, degrees, width)
-        t, dist = project(ctrl, pts, runs, degrees, t)
-    err = np.maximum(np.maximum.reduceat(dist, runs.start), back_distance(ctrl, pts, runs, degrees))
-    rms = np.sqrt(_segment_sum(dist**2, runs) / runs.lengths)
+    lost = start_err > hopeless if refine else np.zeros(n_items, dtype=bool)
     if refine:
-        lost = start_err > hopeless
-        ctrl = np.where(lost[:, None, None], start_ctrl, ctrl)
-        err = np.where(lost, start_err, err)
-        rms = np.where(lost, start_err, rms)
-    return ctrl, err, rms
+        lines = ~lost & (degrees == 1)
+        if lines.any():  # the pinned line, projected once
+            rows, sub = runs.subset(lines)
+            some = _Items(pts[rows], sub, degrees[lines], width)
+            c_s = np.zeros((sub.lengths.size, width, 2))
+            c_s[:, 0], c_s[:, 1] = some.p0, some.pn
+            t[rows], dist[rows] = some.project(c_s, t[rows])
+            ctrl[lines] = c_s
+        curved = ~lost & (degrees >= 2)
+        if curved.any():
+            rows, sub = runs.subset(curved)
+            some = _Items(pts[rows], sub, degrees[curved], width)
+            t_s = t[rows]
+            for k in range(refine):
+                t_s = _monotone(t_s, sub)
+                c_s = some.solve(t_s)
+                t_s, dist_s = some.project(c_s, t_s, REFINE_NEWTON_STEPS, with_dist=k == refine - 1)
+            ctrl[curved], t[rows], dist[rows] = c_s, t_s, dist_s
+    dmax = np.maximum.reduceat(dist, runs.start)
+    err = dmax.copy()
+    measure = ~lost & (dmax <= err_cap)
+    if measure.any():
+        rows, sub = runs.subset(measure)
+        err[measure] = np.maximum(dmax[measure], back_distance(ctrl[measure], pts[rows], sub, degrees[measure]))
+    rms = np.sqrt(_segment_sum(dist**2, runs) / runs.lengths)
+    rms[lost] = start_err[lost]
+    err[lost] = start_err[lost]
+    return (ctrl, err, rms, dist) if return_dist else (ctrl, err, rms)

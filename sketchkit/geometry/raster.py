@@ -90,7 +90,9 @@ def ink_intensity(image: np.ndarray, *, invert: Invert = "auto") -> np.ndarray:
         if alpha is not None and np.mean(alpha < 0.5) > 0.01:
             # A transparent background: whatever is opaque is ink, whatever its colour.
             return np.clip(alpha, 0.0, 1.0)
-        dark_ink = bool(np.median(grey) > 0.5)
+        from sketchkit.geometry.morphology import median
+
+        dark_ink = bool(median(grey) > 0.5)
     elif isinstance(invert, (bool, np.bool_)):
         dark_ink = bool(invert)
     else:
@@ -107,7 +109,8 @@ def ink_mask(image: np.ndarray, *, threshold: float | None = None, invert: Inver
     Args:
         image: ``(H, W)``, ``(H, W, 1|2|3|4)`` uint8 or float image (see module docstring).
         threshold: ink intensity in ``[0, 1)`` above which a pixel is ink; ``None`` picks it with
-            Otsu's method (``skimage.filters.threshold_otsu``) on the ink intensities. A constant
+            Otsu's method (:func:`sketchkit.geometry.morphology.otsu_threshold`, as
+            ``skimage.filters.threshold_otsu``) on the ink intensities. A constant
             image has no ink under Otsu.
         invert: polarity, see :func:`ink_intensity`.
 
@@ -118,9 +121,9 @@ def ink_mask(image: np.ndarray, *, threshold: float | None = None, invert: Inver
     if threshold is None:
         if float(ink.max() - ink.min()) < 1e-12:
             return np.zeros(ink.shape, dtype=bool)
-        from skimage.filters import threshold_otsu
+        from sketchkit.geometry.morphology import otsu_threshold
 
-        threshold = float(threshold_otsu(ink))
+        threshold = otsu_threshold(ink)
     elif not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold: expected a value in [0, 1), got {threshold}")
     return ink > threshold

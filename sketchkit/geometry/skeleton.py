@@ -1,6 +1,7 @@
 """Ink mask -> centreline skeleton -> ordered stroke paths (pixel coordinates, y down).
 
-The skeleton (``skimage.morphology.skeletonize``) is read as a graph:
+The skeleton (:func:`sketchkit.geometry.morphology.skeletonize`, Zhang-Suen thinning close to
+``skimage.morphology.skeletonize``) is read as a graph:
 
 1. **Pixels and links.** Skeleton pixels are linked to their 8 neighbours, except a diagonal
    link whose two pixels already share a 4-connected neighbour (those triangles would fake
@@ -11,7 +12,10 @@ The skeleton (``skimage.morphology.skeletonize``) is read as a graph:
 3. **Clean-up** (repeated until nothing changes): two junctions joined by an edge shorter than
    twice the stroke width (at least 4 px) are merged (an X crossing skeletonises as two Y junctions with a short
    bridge); *spurs* — edges from a junction to a free end shorter than ``spur_length`` — are
-   dropped; a junction left with two edges dissolves and its edges join.
+   dropped; a junction left with two edges dissolves and its edges join. With the ink's distance
+   transform (``radius``, for thick or variable-width strokes) both rules are local instead: a
+   bridge merges only below the junctions' mean ink radius, and a spur goes only when its ink
+   reaches less than ``max(2, SPUR_REACH * r)`` px beyond its junction's disc (radius ``r``).
 4. **Pairing at junctions.** Each edge leaving a junction gets a direction measured between
    ``width`` and ``width + reach`` px from the junction (skipping the distorted core). Edge ends
    are paired greedily by how straight they continue (angle between one direction and the
@@ -29,12 +33,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["skeleton_paths", "trace_paths", "estimate_stroke_width", "line_statistics"]
+from sketchkit.geometry.morphology import median
+
+SPUR_REACH = 0.25  # local spur rule: ink reach beyond the junction disc, in junction radii
+
+__all__ = ["skeleton_paths", "trace_paths", "estimate_stroke_width", "ink_radius", "path_width", "line_statistics"]
 
 _OFFSETS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
 
-def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None) -> float:
+def ink_radius(mask: np.ndarray) -> np.ndarray:
+    """Distance (px) from each ink pixel centre to the nearest background pixel centre.
+
+    Outside the image counts as background. A line ``w`` px wide has about ``(w + 1) / 2`` on
+    its centre pixels.
+
+    Args:
+        mask: ``(H, W)`` bool ink mask.
+
+    Returns:
+        ``(H, W)`` float64, 0 on background.
+    """
+    from sketchkit.geometry.morphology import distance_to_background
+
+    return distance_to_background(np.asarray(mask, dtype=bool))
+
+
+def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None,
+                          radius: np.ndarray | None = None) -> float:
     """Line width in px from the distance transform sampled on the skeleton.
 
     A line ``w`` px wide has its centre pixel about ``(w + 1) / 2`` px from the nearest background
@@ -45,34 +71,61 @@ def estimate_stroke_width(mask: np.ndarray, skeleton: np.ndarray | None = None) 
     Args:
         mask: ``(H, W)`` bool ink mask.
         skeleton: its skeleton (computed when ``None``).
+        radius: its :func:`ink_radius` (computed when ``None``).
 
     Returns:
         Estimated width in px (``1.0`` for an empty mask).
     """
-    from scipy.ndimage import distance_transform_edt
-
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return 1.0
     if skeleton is None:
-        from skimage.morphology import skeletonize
+        from sketchkit.geometry.morphology import skeletonize
 
         skeleton = skeletonize(mask)
-    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    dist = ink_radius(mask) if radius is None else radius
     vals = dist[skeleton]
     if vals.size == 0:
         return 1.0
-    by_distance = 2.0 * np.median(vals) - 1.0
+    by_distance = 2.0 * median(vals) - 1.0
     # area / centreline length: finer than the integer-ish distances on thin (2-4 px) lines;
     # a skeleton pixel stands for ~1.1 px of length on average over directions
     by_area = float(mask.sum()) / (1.1 * float(skeleton.sum()))
     return float(max(1.0, by_area if by_distance < 4.0 else by_distance))
 
 
+def path_width(path: np.ndarray, radius: np.ndarray, fallback: float) -> float:
+    """Stroke width in px of one traced path, from the distance transform along it.
+
+    Like :func:`estimate_stroke_width` but over the path's own pixels: ``2 * median(radius) - 1``.
+    Below 4 px the distances are too coarse to tell widths apart and ``fallback`` (the
+    whole-image estimate) is used when it is below 4 px as well.
+
+    Args:
+        path: ``(n, 2)`` (x, y) pixel-centre coordinates (as :func:`trace_paths` gives them).
+        radius: ``(H, W)`` :func:`ink_radius` of the mask the path was traced on.
+        fallback: the width to use for thin strokes (px).
+
+    Returns:
+        Width in px, at least 1.
+    """
+    h, w = radius.shape
+    cols = np.clip(np.floor(path[:, 0]).astype(np.intp), 0, w - 1)
+    rows = np.clip(np.floor(path[:, 1]).astype(np.intp), 0, h - 1)
+    vals = radius[rows, cols]
+    vals = vals[vals > 0]
+    if vals.size == 0:
+        return float(max(1.0, fallback))
+    by_distance = 2.0 * median(vals) - 1.0
+    if by_distance < 4.0 and fallback < 4.0:
+        return float(max(1.0, fallback))
+    return float(max(1.0, by_distance))
+
+
 def line_statistics(mask: np.ndarray, skeleton: np.ndarray) -> dict[str, float]:
     """Cheap whole-image measures that tell a line drawing from a texture, a photo or filled areas.
 
-    All are ``O(pixels)`` numpy/scipy passes (no graph), so they can run before tracing.
+    All are ``O(pixels)`` numpy passes (no graph), so they can run before tracing.
 
     Args:
         mask: ``(H, W)`` bool ink mask.
@@ -85,17 +138,16 @@ def line_statistics(mask: np.ndarray, skeleton: np.ndarray) -> dict[str, float]:
         ``width_fraction`` (``mean_width`` / the image's shorter side) and ``components``
         (8-connected ink regions).
     """
-    from scipy.ndimage import convolve, label
+    from sketchkit.geometry.morphology import label_components, neighbour_count
 
     mask = np.asarray(mask, dtype=bool)
     skeleton = np.asarray(skeleton, dtype=bool)
-    sk8 = skeleton.astype(np.uint8)
-    neighbours = convolve(sk8, np.ones((3, 3), np.uint8), mode="constant") - sk8
+    neighbours = neighbour_count(skeleton)
     n_skel = int(skeleton.sum())
     junctions = int(np.count_nonzero(skeleton & (neighbours >= 3)))
     ink = int(mask.sum())
     width = ink / (1.1 * n_skel) if n_skel else 0.0  # a skeleton pixel stands for ~1.1 px of length
-    _, n_comp = label(mask, structure=np.ones((3, 3)))
+    _, n_comp = label_components(mask)
     return {
         "ink_fraction": ink / float(mask.size) if mask.size else 0.0,
         "skeleton_pixels": float(n_skel),
@@ -203,7 +255,7 @@ def _build_graph(skel: np.ndarray):
         chain.append(p)
         loops.append(np.array(chain, dtype=np.float64))
     centres = [np.mean(np.array(px, dtype=np.float64), axis=0) for px in node_pixels]
-    return edges, centres, loops
+    return edges, centres, loops, node_pixels
 
 
 def _degree(edges: list[_Edge], n_nodes: int) -> np.ndarray:
@@ -215,17 +267,28 @@ def _degree(edges: list[_Edge], n_nodes: int) -> np.ndarray:
     return deg
 
 
-def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_length: float) -> list[_Edge]:
+def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_length: float,
+              node_r: list[float] | None = None) -> list[_Edge]:
     """Merge short junction bridges, drop short spurs, dissolve two-edge nodes (module docstring, step 3).
 
     The rules apply one change at a time in a fixed priority: the first bridge (edge order), else
     the shortest spur (by ``(length, a, b)``), else the lowest two-edge node. The candidates sit in
     heaps checked lazily, so the cost is ``O(E log E)`` plus the relabelling at merges, not the
     ``O(E)`` rescan per change a plain loop needs (quadratic on noisy skeletons).
+
+    With ``node_r`` (the ink radius at each node: largest distance-transform value over its
+    pixels) the thresholds are local, for thick and variable-width strokes: a bridge merges only
+    when it is shorter than both junctions' radii together (their inscribed discs overlap, as at an
+    oblique X crossing), and a spur is dropped only when its ink reaches less than
+    ``max(2, spur_reach * r_junction)`` px beyond the junction's disc (length + end radius -
+    junction radius): a bump on the outline, not a stroke end.
     """
     import heapq
 
     merge_length = max(4.0, 2.0 * width)
+    local = node_r is not None
+    if local:
+        node_r = list(node_r)
     lengths = [e.length() for e in edges]
     deg = _degree(edges, len(centres)).tolist()
     incident: list[set[int]] = [set() for _ in centres]
@@ -235,12 +298,19 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
 
     def is_bridge(i: int) -> bool:
         e = edges[i]
-        return e.alive and e.a != e.b and deg[e.a] >= 3 and deg[e.b] >= 3 and lengths[i] < merge_length
+        if not (e.alive and e.a != e.b and deg[e.a] >= 3 and deg[e.b] >= 3 and lengths[i] < merge_length):
+            return False
+        return not local or lengths[i] < max(4.0, 0.5 * (node_r[e.a] + node_r[e.b]))
 
     def is_spur(i: int) -> bool:
         e = edges[i]
-        return (e.alive and e.a != e.b and lengths[i] < spur_length
-                and ((deg[e.a] == 1 and deg[e.b] >= 3) or (deg[e.b] == 1 and deg[e.a] >= 3)))
+        if not (e.alive and e.a != e.b and lengths[i] < spur_length
+                and ((deg[e.a] == 1 and deg[e.b] >= 3) or (deg[e.b] == 1 and deg[e.a] >= 3))):
+            return False
+        if not local:
+            return True
+        tip, core = (e.a, e.b) if deg[e.a] == 1 else (e.b, e.a)
+        return lengths[i] + node_r[tip] - node_r[core] < max(2.0, SPUR_REACH * node_r[core])
 
     # A bridge or spur that stops qualifying never qualifies again (degrees only fall, except at
     # a merge, whose nodes already had >= 3 edges), so lazy deletion on pop is exact; new
@@ -285,6 +355,11 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
             e.alive = False
             keep, gone = min(e.a, e.b), max(e.a, e.b)
             centres[keep] = (centres[keep] + centres[gone]) / 2.0
+            if local:  # the radius grew: keep's own edges may now be bridges or spurs
+                node_r[keep] = max(node_r[keep], node_r[gone])
+                for j in incident[keep]:
+                    heapq.heappush(bridges, j)
+                    heapq.heappush(spurs, (lengths[j], edges[j].a, edges[j].b, j))
             incident[keep].discard(i)
             incident[gone].discard(i)
             deg[keep] += deg[gone] - 2
@@ -347,7 +422,8 @@ def _direction(pts: np.ndarray, skip: float, reach: float) -> np.ndarray:
 
 
 def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | None = None,
-                max_turn_deg: float = 70.0, with_ends: bool = False, max_junction_ends: int = 16) -> list:
+                max_turn_deg: float = 70.0, with_ends: bool = False, max_junction_ends: int = 16,
+                radius: np.ndarray | None = None) -> list:
     """Ordered stroke paths of a skeleton (see the module docstring for the method).
 
     Args:
@@ -358,6 +434,10 @@ def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | No
         with_ends: also say which path ends are free line ends (not at a junction, not closed).
         max_junction_ends: a junction with more edge ends than this (a merged cluster in a
             texture, never a pen crossing) pairs none of them, which keeps the cost linear.
+        radius: ``(H, W)`` distance transform of the ink mask (px to the nearest background
+            pixel): bridges and spurs are then judged by the local ink radius at their junctions
+            (for thick, variable-width strokes; see ``_simplify``) instead of by ``width`` alone,
+            and ``spur_length`` defaults to no limit.
 
     Returns:
         List of ``(n_i, 2)`` float64 arrays of (x, y) pixel centres (``col + 0.5, row + 0.5``);
@@ -367,10 +447,16 @@ def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | No
     """
     skel = np.asarray(skel, dtype=bool)
     if spur_length is None:
-        spur_length = max(2.0, 1.5 * width)
-    edges, centres, loops = _build_graph(skel)
+        spur_length = max(2.0, 1.5 * width) if radius is None else math.inf
+    edges, centres, loops, node_pixels = _build_graph(skel)
     had_edges = {e.a for e in edges} | {e.b for e in edges}
-    edges = _simplify(edges, centres, width, spur_length)
+    node_r = None
+    if radius is not None:
+        radius = np.asarray(radius, dtype=np.float64)
+        if radius.shape != skel.shape:
+            raise ValueError(f"radius: expected shape {skel.shape}, got {radius.shape}")
+        node_r = [max(float(radius[p]) for p in px) for px in node_pixels]
+    edges = _simplify(edges, centres, width, spur_length, node_r)
     deg = _degree(edges, len(centres))
     # edge ends at junctions and their outgoing directions
     ends_at: dict[int, list[tuple[int, int]]] = {}
@@ -425,7 +511,7 @@ def trace_paths(skel: np.ndarray, *, width: float = 3.0, spur_length: float | No
             cur = nxt
 
     def join(chain: list[np.ndarray], closed: bool) -> np.ndarray:
-        r = width / 2.0
+        r = width / 2.0 if radius is None else 2.0  # local mode: keep the skeleton's course through junctions
         out = [chain[0]]
         for nxt in chain[1:]:
             prev = out[-1]
@@ -495,7 +581,7 @@ def skeleton_paths(mask: np.ndarray, *, width: float | None = None, **kwargs) ->
     Returns:
         ``(paths, width)``: the paths as in :func:`trace_paths` and the width used.
     """
-    from skimage.morphology import skeletonize
+    from sketchkit.geometry.morphology import skeletonize
 
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
