@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 from model_contract import ModelContract
+from test_cloud2curve import TINY as C2C_TINY
 from test_sketch_ode_conditional import TINY, labelled
 
 from sketchkit.models.base import load_model
+from sketchkit.models.cloud2curve import Cloud2CurveConfig, Cloud2CurveModel
 from sketchkit.models.latent_prior import FittedPrior
 from sketchkit.models.sketch_ode import SketchODEConfig, SketchODEModel
 from sketchkit.train import TrainConfig, train
@@ -110,3 +112,36 @@ def test_an_unfitted_prior_samples_from_the_standard_normal_and_fit_prior_needs_
     np.testing.assert_allclose(a[0].points(), b[0].points(), atol=1e-6)
     with pytest.raises(ValueError, match="no fitted prior"):
         plain.fit_prior(labelled())
+
+
+def _prior_cloud2curve() -> Cloud2CurveModel:
+    torch.manual_seed(0)
+    cfg = Cloud2CurveModel.config_for_data(Cloud2CurveConfig(**{**C2C_TINY, "fitted_prior": True}), labelled())
+    return Cloud2CurveModel(cfg)
+
+
+class TestFittedPriorCloud2CurveContract(ModelContract):
+    def make_model(self):
+        return _prior_cloud2curve()
+
+    def make_sketches(self):
+        return labelled()
+
+
+def test_cloud2curve_fits_the_prior_to_its_cloud_codes_and_samples_from_it(tmp_path):
+    model = _prior_cloud2curve().eval()
+    data = labelled() * 2
+    model.after_training(data)
+    z, classes = model._posterior_means(data)
+    for k in range(len(model.labels)):
+        torch.testing.assert_close(model.prior.mean[k], z[classes == k].mean(0), atol=1e-5, rtol=0)
+    model.save_pretrained(tmp_path / "m")
+    again = load_model(tmp_path / "m").eval()
+    torch.testing.assert_close(again.prior.scale_tril, model.prior.scale_tril)
+    # at temperature 0 a sample decodes the class mean code, as reconstructing from that code does
+    k = model.labels.index("square")
+    drawn = again.sample(1, temperature=0.0, label="square", generator=torch.Generator().manual_seed(0))[0]
+    tokens, n = again.decode(again.condition(again.prior.mean[[k]], torch.tensor([k])))
+    assert drawn.num_curves == int(n[0])
+    half = again.config.canvas / 2.0
+    np.testing.assert_allclose(drawn.curves[0].ravel(), tokens[0, 0].numpy() * half * 0.9 + half, atol=1e-3)

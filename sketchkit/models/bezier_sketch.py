@@ -91,7 +91,7 @@ class BezierSketchConfig(ModelConfig):
     dec_hidden: int = 256  # decoder LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
     latent_dim: int = 128  # VAE latent (public 512; ours smaller for CPU and small data)
     num_mixtures: int = 8  # Gaussian components per token (public 3; more captures control-point correlations)
-    full_covariance: bool = False  # full-covariance components: a token's offsets are drawn jointly, not each with its own noise
+    full_covariance: bool = False  # full-covariance components (offsets drawn jointly); on SPG: better NLL, worse samples (README)
     max_strokes: int = 40  # longest token sequence, in pieces (training truncates, sampling stops here)
     sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
     kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)

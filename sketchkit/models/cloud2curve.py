@@ -83,6 +83,7 @@ from sketchkit.geometry.bezier import bernstein_basis as bernstein_basis_np
 from sketchkit.geometry.bezier_torch import bernstein_basis
 from sketchkit.geometry.polyline import arc_length, resample
 from sketchkit.models import conditioning
+from sketchkit.models.latent_prior import FittedPriorMixin
 from sketchkit.models.layers import MixtureDensityHead
 from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
 from sketchkit.sketch import BezierSketch, Sketch
@@ -134,6 +135,7 @@ class Cloud2CurveConfig(ModelConfig):
     ot_weight: float = 0.0  # weight of the auxiliary Sinkhorn OT between the decoded curves and the cloud
     sketch_loss: str = "tokens"  # "tokens": NLL of curve tokens fitted to the data's strokes; "cloud": clouds alone
     count_weight: float = 0.0  # sketch_loss "cloud": weight of the expected number of curves
+    fitted_prior: bool = False  # sample from Gaussians fitted per class to the training codes (see latent_prior)
     # --- conditioning -------------------------------------------------------------------
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
@@ -369,7 +371,7 @@ def _chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @register_model
-class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
+class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchModel):
     """Cloud2Curve: stroke-level cloud -> variable-degree curve, sketch-level cloud -> strokes (VAE).
 
     See the module docstring for the architecture and losses.
@@ -397,6 +399,7 @@ class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
         else:
             self.class_embed = self.class_to_latent = None
         self.z_to_hidden = nn.Linear(self.cond_dim, config.decoder_hidden)
+        self.make_prior(self.num_classes, config.latent_dim)
         token_dim = 2 * (config.sketch_max_degree + 1)
         self.decoder = nn.GRUCell(self.cond_dim + token_dim, config.decoder_hidden)
         self.token_head = MixtureDensityHead(config.decoder_hidden, token_dim, config.sketch_mixtures,
@@ -824,6 +827,20 @@ class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
         return clouds, frames, labels
 
     @torch.no_grad()
+    def _posterior_means(self, sketches: Sequence[Sketch], *, batch_size: int = 256
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latent means ``(N, latent_dim)`` of the non-empty sketches' clouds and their class ids."""
+        clouds, _, labels = self._sketch_clouds(sketches)
+        if not clouds:
+            raise ValueError("no non-empty sketches to encode")
+        classes = self._class_ids(labels)
+        zs = []
+        for i in range(0, len(clouds), batch_size):
+            batch = torch.tensor(np.stack(clouds[i: i + batch_size]), dtype=torch.float32, device=self.device)
+            zs.append(self.encode(batch, None if classes is None else classes[i: i + batch_size])[0].cpu())
+        return torch.cat(zs), classes
+
+    @torch.no_grad()
     def reconstruct(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
         """Encode each sketch's cloud deterministically (latent mean) and decode it greedily.
 
@@ -890,7 +907,8 @@ class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
                label: str | int | Sequence[str | int] | None = None) -> list[BezierSketch]:
         """Draw ``n`` sketches mapped to ``[0, canvas]`` px.
 
-        ``z ~ N(0, temperature^2 I)``; with ``sketch_loss="tokens"`` the curve tokens and stop
+        ``z ~ N(0, temperature^2 I)`` (a ``fitted_prior`` model, once fitted: the Gaussian fitted to
+        the training codes of each sketch's class, its standard deviation scaled by ``temperature``); with ``sketch_loss="tokens"`` the curve tokens and stop
         bits are drawn autoregressively at ``temperature`` (0: greedy); a ``"cloud"`` model decodes
         ``z`` deterministically (its randomness is all in ``z``).
 
@@ -911,7 +929,7 @@ class Cloud2CurveModel(conditioning.ClassConditional, SketchModel):
         """
         check_sample_args(n, temperature)
         classes = conditioning.sample_classes(self.labels, n, label, generator)
-        z = torch.randn(n, self.config.latent_dim, generator=generator) * float(temperature)
+        z = self.draw_latents(n, classes, generator=generator, temperature=float(temperature))
         half = self.config.canvas / 2.0
         frames = [(np.array([half, half]), half * 0.9)] * n
         names = None if classes is None else [self.labels[int(i)] for i in classes]

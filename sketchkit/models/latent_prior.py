@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["FittedPrior"]
+__all__ = ["FittedPrior", "FittedPriorMixin"]
 
 
 class FittedPrior(nn.Module):
@@ -89,3 +89,51 @@ class FittedPrior(nn.Module):
         eps = torch.randn(len(groups), self.mean.shape[1], generator=generator)
         mean, tril = self.mean.cpu()[groups], self.scale_tril.cpu()[groups]
         return mean + temperature * (tril @ eps.to(tril.dtype).unsqueeze(-1)).squeeze(-1)
+
+
+class FittedPriorMixin:
+    """Latent-prior plumbing for a family with a ``fitted_prior`` config flag.
+
+    The family creates ``self.prior`` (:meth:`make_prior`) and implements
+    ``_posterior_means(sketches) -> (z (N, latent_dim), class ids (N,) or None)``; it then gets
+    :meth:`fit_prior`, the training-engine hook :meth:`after_training` and :meth:`draw_latents`
+    for its ``sample``.
+    """
+
+    prior: FittedPrior | None
+
+    def make_prior(self, num_classes: int, latent_dim: int) -> None:
+        """Create ``self.prior`` (one Gaussian per class, or one) when the config asks for it."""
+        self.prior = FittedPrior(max(1, num_classes), latent_dim) if self.config.fitted_prior else None
+
+    @torch.no_grad()
+    def fit_prior(self, sketches) -> None:
+        """Fit the prior's Gaussians to the posterior means of ``sketches`` (the training set).
+
+        Raises:
+            ValueError: the model has no fitted prior (``fitted_prior=False``), a sketch without a
+                known label (conditional models), or a class with fewer than 2 sketches.
+        """
+        if self.prior is None:
+            raise ValueError("this model has no fitted prior (config fitted_prior=False)")
+        z, classes = self._posterior_means(list(sketches))
+        self.prior.fit(z, classes)
+
+    def after_training(self, sketches) -> dict[str, float]:
+        """Training engine hook: fit the latent prior to the training set (``fitted_prior`` models)."""
+        if self.prior is None:
+            return {}
+        was_training = self.training
+        self.eval()
+        self.fit_prior(sketches)
+        self.train(was_training)
+        return {"prior_codes": float(self.prior.counts.sum())}
+
+    def draw_latents(self, n: int, classes: torch.Tensor | None, *, generator: torch.Generator | None,
+                     temperature: float) -> torch.Tensor:
+        """``(n, latent_dim)`` codes to decode: from the fitted Gaussian of each class once fitted,
+        otherwise from ``N(0, temperature^2 I)``."""
+        if self.prior is not None and self.prior.fitted:
+            groups = torch.zeros(n, dtype=torch.long) if classes is None else classes
+            return self.prior.sample(groups, generator=generator, temperature=temperature)
+        return torch.randn(n, self.config.latent_dim, generator=generator) * float(temperature)

@@ -36,7 +36,7 @@ from torch import nn
 
 from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, check_sample_args, register_model
-from sketchkit.models.latent_prior import FittedPrior
+from sketchkit.models.latent_prior import FittedPriorMixin
 from sketchkit.models.ode_parts import (
     DYNAMICS,
     BiLSTMEncoder,
@@ -112,7 +112,7 @@ class SketchODEConfig(ModelConfig):
 
 
 @register_model
-class SketchODEModel(conditioning.ClassConditional, SketchModel):
+class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchModel):
     """SketchODE autoencoder (optionally VAE) over continuous-time sketch curves."""
 
     config_class = SketchODEConfig
@@ -139,7 +139,7 @@ class SketchODEModel(conditioning.ClassConditional, SketchModel):
                                  n_basis=c.n_basis)
         self.field = SecondOrderField(dynamics, c.ode_dim, c.time_scale)
         self.readout = nn.Linear(c.ode_dim, 3)  # p -> x, y, pen logit
-        self.prior = FittedPrior(max(1, self.num_classes), c.latent_dim) if c.fitted_prior else None
+        self.make_prior(self.num_classes, c.latent_dim)
 
     # -- classes --------------------------------------------------------------------------------
 
@@ -401,37 +401,13 @@ class SketchODEModel(conditioning.ClassConditional, SketchModel):
         """
         check_sample_args(n, temperature)
         classes = conditioning.sample_classes(self.labels, n, label, generator)
-        if self.prior is not None and self.prior.fitted:
-            groups = torch.zeros(n, dtype=torch.long) if classes is None else classes
-            z = self.prior.sample(groups, generator=generator, temperature=temperature)
-        else:
-            z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+        z = self.draw_latents(n, classes, generator=generator, temperature=temperature)
         t = self._times(n_points)
         out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency, classes=classes)
         return self._to_sketches(out, labels=self._names(classes, n))
 
-    @torch.no_grad()
-    def fit_prior(self, sketches: Sequence[Sketch], *, batch_size: int = 256) -> None:
-        """Fit the ``fitted_prior`` Gaussians to the posterior means of ``sketches`` (the training set).
-
-        Raises:
-            ValueError: the model has no fitted prior (``fitted_prior=False``), a sketch without a
-                known label (conditional models), or a class with fewer than 2 sketches.
-        """
-        if self.prior is None:
-            raise ValueError("this model has no fitted prior (config fitted_prior=False)")
-        z, classes = self._conditions(list(sketches), batch_size=batch_size)
-        self.prior.fit(z, classes)
-
-    def after_training(self, sketches: Sequence[Sketch]) -> dict[str, float]:
-        """Training engine hook: fit the latent prior to the training set (``fitted_prior`` models)."""
-        if self.prior is None:
-            return {}
-        was_training = self.training
-        self.eval()
-        self.fit_prior(sketches)
-        self.train(was_training)
-        return {"prior_codes": float(self.prior.counts.sum())}
+    def _posterior_means(self, sketches: Sequence[Sketch]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self._conditions(sketches)
 
     @torch.no_grad()
     def sample_around(self, sketch: Sketch, n: int, *, generator: torch.Generator | None = None,
