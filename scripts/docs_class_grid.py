@@ -3,8 +3,10 @@
 Usage::
 
     python scripts/docs_class_grid.py --model bezier --temperature 0.3 -o docs/bezier_classes.png
+    python scripts/docs_class_grid.py --model sketchode --data ../shared/data/vectormnist --temperature 0.5 \
+        -o docs/sketchode_classes.png
 
-Row ``c``: ``--real`` drawings of class ``c`` from the SPG test split (grey, left), then
+Row ``c``: ``--real`` drawings of class ``c`` from the test split of ``--data`` (default: SPG) (grey, left), then
 ``--samples`` samples of ``model.sample(label=c)`` (black, right), seeded.
 """
 
@@ -23,7 +25,7 @@ from sketchkit.models.base import load_model
 from sketchkit.render import grid_svg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_pretrained_bezier_quickdraw import load_splits  # noqa: E402  (the split every script uses)
+from train_pretrained_bezier_quickdraw import DATA, load_splits  # noqa: E402  (the split every script uses)
 
 
 def _png(svg: str) -> Image.Image:
@@ -33,6 +35,7 @@ def _png(svg: str) -> Image.Image:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="bezier")
+    ap.add_argument("--data", type=Path, default=DATA, help="labelled data whose test split gives the real rows")
     ap.add_argument("--temperature", type=float, default=0.3)
     ap.add_argument("--real", type=int, default=2)
     ap.add_argument("--samples", type=int, default=8)
@@ -42,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = load_model(args.model).eval()
-    test = load_splits()["test"]
+    test = load_splits(args.data)["test"]
     real_items, fake_items = [], []
     g = torch.Generator().manual_seed(args.seed)
     for name in model.labels:

@@ -1,5 +1,5 @@
 """Class-conditional SketchODE: labels from the data, ``sample(label=...)``, the CLI's ``--class``,
-and unconditional models (the shipped one included) unchanged."""
+and unconditional models (configs written before conditioning) unchanged."""
 
 from __future__ import annotations
 
@@ -129,14 +129,34 @@ def test_unconditional_models_keep_their_parameters_and_refuse_labels():
     assert plain.encode([_square(label="zebra")]).shape == (1, 4)
 
 
-def test_shipped_unconditional_model_still_loads():
+def test_shipped_model_is_digit_conditional_with_a_fitted_prior():
     from sketchkit.models.base import load_model
     from sketchkit.pretrained import available
 
     if "sketchode" not in available():
         pytest.skip("no shipped sketchode model in this checkout")
     model = load_model("sketchode")
-    assert model.labels == () and model.config.conditional  # fields absent from its config.json: defaults
+    assert model.labels == tuple(str(d) for d in range(10))
+    assert model.config.fitted_prior and model.prior.fitted
+    out = model.sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5, label="7")
+    assert [s.label for s in out] == ["7"] * 3
+    with pytest.raises(ValueError, match="unknown class"):
+        model.sample(1, label="x")
+
+
+def test_a_config_without_the_newer_fields_loads_as_an_unconditional_model(tmp_path):
+    import json
+
+    from sketchkit.models.base import load_model
+
+    torch.manual_seed(0)
+    folder = SketchODEModel(SketchODEConfig(**TINY)).save_pretrained(tmp_path / "old")
+    cfg = json.loads((folder / "config.json").read_text())
+    for key in ("labels", "conditional", "class_dim", "fitted_prior"):  # written before these existed
+        cfg.pop(key, None)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    model = load_model(folder)
+    assert model.labels == () and model.config.conditional and model.prior is None
     out = model.sample(2, generator=torch.Generator().manual_seed(0), temperature=0.8)
     assert len(out) == 2 and all(s.label is None for s in out)
 
