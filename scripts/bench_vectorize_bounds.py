@@ -34,6 +34,7 @@ DATA = REPO.parent / "shared" / "data"
 CHILD = r"""
 import json, resource, sys, time, warnings
 import sketchkit  # noqa: F401
+from sketchkit.errors import InputError
 V = sys.modules["sketchkit.vectorize"]
 t = time.perf_counter()
 try:
@@ -41,7 +42,7 @@ try:
         warnings.simplefilter("ignore")
         s = V.vectorize(sys.argv[1], **json.loads(sys.argv[2]))
     result = f"vectorised: {len(set(s.meta['curve_stroke']))} strokes, {s.num_curves} curves"
-except V.InputError as exc:
+except InputError as exc:
     result = "refused: " + str(exc).split(": ", 1)[-1]
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

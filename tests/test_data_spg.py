@@ -76,6 +76,17 @@ def test_split_is_stable_under_reordering_and_subsets():
         split_sketches(sk, valid=0.6, test=0.5)
 
 
+def test_split_of_keyless_sketches_does_not_depend_on_the_folder_they_were_read_from():
+    from sketchkit.sketch import Sketch
+
+    def read_from(folder: str) -> list:
+        return [Sketch([np.zeros((2, 2))], meta={"source": f"{folder}/digits.npz", "index": i}) for i in range(600)]
+
+    a, b = split_sketches(read_from("../shared/data/vectormnist")), split_sketches(read_from("/abs/elsewhere"))
+    assert all([s.meta["index"] for s in a[k]] == [s.meta["index"] for s in b[k]] for k in a)
+    assert 20 < len(a["test"]) < 100
+
+
 def test_real_spg_folder():
     folder = shared_path("quickdraw", "spg")
     info = data.info(folder)

@@ -44,6 +44,6 @@ def test_bezier_notebook_samples_interpolates_and_completes(tmp_path):
 def test_sketchode_notebook_reconstructs_interpolates_and_decodes_at_any_resolution(tmp_path):
     shared_path("vectormnist", "mnist-stroke-sequences-train-first5000.npz")
     text, outputs = execute("sketch_ode.ipynb", tmp_path)
-    assert "SketchODEModel" in text and "466 held-out digits; classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in text
+    assert "SketchODEModel" in text and "505 held-out digits; classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in text
     assert "points decoded: {16: 16, 64: 64, 505: 505}" in text
     assert _svg_count(outputs) == 6  # reconstruction, interpolation, resolutions, frequencies, 2 sample grids

@@ -118,15 +118,13 @@ def test_shipped_examples_still_vectorise(name):
 def test_quickdraw_renders_pass_the_check():
     """Every rule passes on real doodles of every category (dense scribbles included), and a few
     vectorise end to end."""
-    import sys
-
     from skimage.morphology import skeletonize
 
     from sketchkit.geometry.raster import ink_mask
+    from sketchkit.vectorize import options as vopts
     from tests.conftest import shared_path
 
-    V = sys.modules["sketchkit.vectorize"]
-    limits = {k: getattr(V, "DEFAULT_" + k.upper()) for k in V._LIMIT_NAMES}
+    limits = {k: getattr(vopts, "DEFAULT_" + k.upper()) for k in vopts._LIMIT_NAMES}
     for category in ("apple", "bicycle", "bird", "cat", "face", "house", "pig", "sheep"):
         lines = shared_path("quickdraw", "simplified", f"{category}.ndjson").read_text().splitlines()[:25]
         for k, line in enumerate(lines):
@@ -135,7 +133,7 @@ def test_quickdraw_renders_pass_the_check():
             for s in json.loads(line)["drawing"]:
                 d.line(list(zip(s[0], s[1])), fill=0, width=3)
             mask = ink_mask(np.asarray(im))
-            V._check_line_drawing(f"{category}:{k}", line_statistics(mask, skeletonize(mask)), limits, 1.0)
+            vopts._check_line_drawing(f"{category}:{k}", line_statistics(mask, skeletonize(mask)), limits, 1.0)
             if k < 1:
                 assert vectorize(np.asarray(im)).num_curves > 0
 

@@ -1,5 +1,5 @@
-"""The batched curve fitter (sketchkit.geometry.bezier_batch, vectorize._fit_pieces_batched) against
-the per-piece reference fitter (vectorize._fit_degree / _fit_pieces) on real strokes.
+"""The batched curve fitter (sketchkit.geometry.bezier_batch, vectorize.fitting._fit_pieces_batched) against
+the per-piece reference fitter (vectorize.fitting._fit_degree / _fit_pieces) on real strokes.
 
 Stated tolerance: the same decisions (number of curves, degrees) and control points within 1e-6 px
 (the two differ only by floating-point rounding: power-form vs Bernstein evaluation, summation order).
@@ -8,18 +8,18 @@ Stated tolerance: the same decisions (number of curves, degrees) and control poi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import sketchkit  # noqa: F401  (binds sketchkit.vectorize to the function; the module is in sys.modules)
 from sketchkit.geometry.bezier import bernstein_basis, chord_length_parameters
 from sketchkit.geometry.bezier_batch import Runs, bernstein_rows, chord_parameters, fit_runs, project, solve_pinned
+from sketchkit.vectorize import pipeline
+from sketchkit.vectorize.fitting import _fit_pieces, _fit_pieces_batched, _project, _refine_from, _solve_pinned
+from sketchkit.vectorize.stroke_model import _model_starts
 
-V = sys.modules["sketchkit.vectorize"]
 EXAMPLES = Path(__file__).resolve().parents[1] / "sketchkit" / "examples"
 TOL_PX = 1e-6
 
@@ -27,15 +27,15 @@ TOL_PX = 1e-6
 def _capture(image, monkeypatch, **options):
     """Run vectorize on ``image`` and return the (pieces, opts, model) handed to the fitter."""
     seen = {}
-    real = V._fit_pieces_batched
+    real = pipeline._fit_pieces_batched
 
     def spy(pieces, opts, model, stats=None):
         seen.update(pieces=[p.copy() for p in pieces], opts=opts, model=model)
         return real(pieces, opts, model, stats)
 
-    monkeypatch.setattr(V, "_fit_pieces_batched", spy)
-    V.vectorize(image, **options)
-    monkeypatch.setattr(V, "_fit_pieces_batched", real)
+    monkeypatch.setattr(pipeline, "_fit_pieces_batched", spy)  # the name vectorize() looks up
+    pipeline.vectorize(image, **options)
+    monkeypatch.setattr(pipeline, "_fit_pieces_batched", real)
     return seen["pieces"], seen["opts"], seen["model"]
 
 
@@ -62,7 +62,7 @@ def test_ragged_helpers_match_the_single_run_functions():
                                    atol=1e-13)
     ctrl = solve_pinned(pts, t, r, degrees, 4)
     for k, p in enumerate(runs):
-        ref = V._solve_pinned(p, t[r.start[k] : r.last[k] + 1], int(degrees[k]))
+        ref = _solve_pinned(p, t[r.start[k] : r.last[k] + 1], int(degrees[k]))
         np.testing.assert_allclose(ctrl[k, : degrees[k] + 1], ref, atol=1e-9)
         assert not ctrl[k, degrees[k] + 1 :].any()  # padding stays zero
 
@@ -95,9 +95,9 @@ def test_fit_runs_matches_the_reference_fit_of_each_degree_on_real_strokes(monke
                                     use_init=use, refine=opts.refine, hopeless=hopeless, width=4, return_dist=True)
     first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     for k, (p, d, c) in enumerate(items):
-        start = V._solve_pinned(p, chord_length_parameters(p), d) if c is None else init[k, : d + 1]
-        t0, dist0 = V._project(start, p)
-        ref_ctrl, ref_err, ref_rms, ref_dist = V._refine_from(p, d, start, t0, dist0, opts.refine, hopeless)
+        start = _solve_pinned(p, chord_length_parameters(p), d) if c is None else init[k, : d + 1]
+        t0, dist0 = _project(start, p)
+        ref_ctrl, ref_err, ref_rms, ref_dist = _refine_from(p, d, start, t0, dist0, opts.refine, hopeless)
         np.testing.assert_allclose(ctrl[k, : d + 1], ref_ctrl, atol=TOL_PX, err_msg=f"item {k}, degree {d}")
         assert abs(err[k] - ref_err) < TOL_PX and abs(rms[k] - ref_rms) < TOL_PX
         np.testing.assert_allclose(dist[first[k] : first[k] + len(p)], ref_dist, atol=TOL_PX)
@@ -115,8 +115,8 @@ def _same_curves(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> None:
 def test_batched_pieces_equal_the_reference_on_the_cat(monkeypatch, use_model):
     pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, model=None if use_model else False)
     ref_stats, new_stats = {}, {}
-    ref = V._fit_pieces(pieces, opts, model, ref_stats)
-    new = V._fit_pieces_batched(pieces, opts, model, new_stats)
+    ref = _fit_pieces(pieces, opts, model, ref_stats)
+    new = _fit_pieces_batched(pieces, opts, model, new_stats)
     _same_curves(new, ref)
     assert new_stats == ref_stats
 
@@ -128,7 +128,7 @@ def test_batched_pieces_equal_the_reference_on_quickdraw_renders(monkeypatch):
         lines = shared_path("quickdraw", "simplified", f"{category}.ndjson").read_text().splitlines()
         for line in lines[10:12]:
             pieces, opts, model = _capture(_quickdraw_render(line), monkeypatch)
-            _same_curves(V._fit_pieces_batched(pieces, opts, model), V._fit_pieces(pieces, opts, model))
+            _same_curves(_fit_pieces_batched(pieces, opts, model), _fit_pieces(pieces, opts, model))
 
 
 def test_a_closed_loop_is_cut_in_halves_not_peeled(monkeypatch):
@@ -137,7 +137,7 @@ def test_a_closed_loop_is_cut_in_halves_not_peeled(monkeypatch):
     ImageDraw.Draw(im).ellipse([56, 56, 456, 456], outline=0, width=3)
     pieces, opts, model = _capture(np.asarray(im), monkeypatch)
     assert len(pieces) == 1 and np.allclose(pieces[0][0], pieces[0][-1])
-    curves = V._fit_pieces_batched(pieces, opts, model)[0]
+    curves = _fit_pieces_batched(pieces, opts, model)[0]
     assert 2 <= len(curves) <= 12, len(curves)
     assert curves == [] or np.linalg.norm(curves[0][-1] - pieces[0][0]) > 100  # first cut far from the start
 
@@ -199,7 +199,7 @@ def test_model_starts_match_the_models_own_curves(monkeypatch):
     pieces, _, model = _capture(EXAMPLES / "cat.png", monkeypatch)
     if model is None:
         pytest.skip("no shipped stroke model")
-    starts, has = V._model_starts(model, pieces, 4)
+    starts, has = _model_starts(model, pieces, 4)
     for p, pred in enumerate(model.curves_for(pieces)):
         for d in range(1, 4):
             assert has[p, d]
@@ -231,5 +231,5 @@ def test_batched_pieces_equal_the_reference_with_other_options(monkeypatch, opti
     # max_degree=1 has nothing but lines
     pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, **options)
     ref_stats, new_stats = {}, {}
-    _same_curves(V._fit_pieces_batched(pieces, opts, model, new_stats), V._fit_pieces(pieces, opts, model, ref_stats))
+    _same_curves(_fit_pieces_batched(pieces, opts, model, new_stats), _fit_pieces(pieces, opts, model, ref_stats))
     assert new_stats == ref_stats

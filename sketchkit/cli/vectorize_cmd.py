@@ -101,7 +101,7 @@ def _warm_up(options: dict[str, Any]) -> None:
     """Import the heavy modules and load the model once, before worker processes fork."""
     import sketchkit.geometry.morphology  # noqa: F401
     import sketchkit.geometry.skeleton  # noqa: F401
-    from sketchkit.vectorize import _resolve_model
+    from sketchkit.vectorize.stroke_model import _resolve_model
 
     _resolve_model(options.get("model"))
 

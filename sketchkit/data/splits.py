@@ -57,13 +57,18 @@ def split_items(items: Sequence[T], fractions: Sequence[float], *, seed: int) ->
 
 
 def sketch_key(sketch: Sketch, position: int) -> str:
-    """A stable identity string: ``key_id``, else ``source:line``/``source:index``, else ``position``."""
+    """A stable identity string: ``key_id``, else ``file name:line``/``file name:index``, else ``position``.
+
+    Only the source's file name counts, not the folder it was read from: the same file reached
+    as ``../shared/data/x.npz`` or ``/abs/path/x.npz`` (or on another machine) splits the same way.
+    """
     meta = sketch.meta
     if "key_id" in meta:
         return f"key:{meta['key_id']}"
     where = meta.get("line", meta.get("index"))
     if "source" in meta and where is not None:
-        return f"{meta['source']}:{where}"
+        name = str(meta["source"]).replace("\\", "/").rsplit("/", 1)[-1]
+        return f"{name}:{where}"
     return f"pos:{position}"
 
 

@@ -11,7 +11,7 @@ items at once; nothing loops over points, and only memory chunks loop over items
 arrays are laid out ``(columns, R)`` so every product runs over contiguous rows.
 
 :func:`fit_runs` is the batched form of a per-run fitter that alternates projection and pinned
-least squares (``sketchkit.vectorize._fit_degree`` is the per-run reference): it gives the same
+least squares (``sketchkit.vectorize.fitting._fit_degree`` is the per-run reference): it gives the same
 curves up to floating-point rounding. It refines only the items whose result can change: a
 start farther than ``hopeless`` is kept as it is, and a line (degree 1, both ends pinned) is
 final after one projection. Speed on the Quick, Draw! bench: ``scripts/bench_vectorize_speed.py``.
