@@ -40,7 +40,7 @@ import torch
 import sketchkit.data
 from sketchkit.data.splits import split_sketches
 from sketchkit.models.base import load_model
-from sketchkit.quality import (SketchJudge, chamfer_bbox, class_entropy, classifier_two_sample_test, frechet_distance,
+from sketchkit.quality import (SketchJudge, class_entropy, classifier_two_sample_test, frechet_distance,
                                precision_recall, random_scribbles, rasterize_batch, train_judge)
 from sketchkit.sketch import BezierSketch, Sketch
 
@@ -212,8 +212,7 @@ def main() -> None:
             imgs = rasterize_batch(rec, size=args.size)
             acc = float((judge.predict_proba(imgs).argmax(1) == [names.index(str(s.label)) for s in held]).mean())
             ev = model.evaluate(held, limit=None) if hasattr(model, "evaluate") else {}
-            bbox = float(np.mean([chamfer_bbox(h, r) for h, r in zip(held, rec)]))
-            recon[m] = {"n": len(held), "judge_acc": acc, "chamfer_bbox": bbox, **{k: float(v) for k, v in ev.items()}}
+            recon[m] = {"n": len(held), "judge_acc": acc, **{k: float(v) for k, v in ev.items()}}
             print(f"reconstruction {m}: {recon[m]}")
 
     result = {"data": str(args.data), "classes": names, "judge_test_accuracy": test_acc,

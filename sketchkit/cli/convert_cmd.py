@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from sketchkit.cli.reading import reader_options
 from sketchkit.errors import InputError
 
 
@@ -42,17 +43,11 @@ def convert(
         raise InputError(f"--limit: expected >= 0, got {limit}")
     if output.resolve() == input.resolve():
         raise InputError(f"{output}: output is the input file")
-    opts: dict = {}
-    if fmt:
-        opts["format"] = fmt
-    if split:
-        opts["split"] = split
+    opts = reader_options(fmt=fmt, split=split, trust_pickle=trust_pickle)
     if category:
         opts["categories"] = list(category)
     if tolerance is not None:
         opts["tolerance"] = tolerance
-    if trust_pickle:
-        opts["trust_pickle"] = True
     import itertools
 
     reader = read(input, on_error="skip" if skip_bad else "raise", limit=limit, **opts)

@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from sketchkit.cli.reading import reader_options
 from sketchkit.errors import InputError
 
 data_app = typer.Typer(help="Inspect sketch data files and download Quick, Draw! categories.",
@@ -36,15 +37,7 @@ def info_cmd(
 
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    opts: dict = {}
-    if fmt:
-        opts["format"] = fmt
-    if split:
-        opts["split"] = split
-    if skip_bad:
-        opts["on_error"] = "skip"
-    if trust_pickle:
-        opts["trust_pickle"] = True
+    opts = reader_options(fmt=fmt, split=split, skip_bad=skip_bad, trust_pickle=trust_pickle)
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -114,13 +107,7 @@ def shard_cmd(
         raise InputError(f"--val-size: expected at least 0, got {val_size}")
     if limit is not None and limit < 1:
         raise InputError(f"--limit: expected at least 1, got {limit}")
-    opts: dict = {}
-    if fmt:
-        opts["format"] = fmt
-    if split:
-        opts["split"] = split
-    if skip_bad:
-        opts["on_error"] = "skip"
+    opts = reader_options(fmt=fmt, split=split, skip_bad=skip_bad)
     stream = shard_inputs(inputs, seed=seed, shuffle_buffer=shuffle_buffer, limit=limit, **opts)
     manifest = write_shards(stream, out, shard_size=shard_size, val_size=val_size, seed=seed,
                             sources=[str(p) for p in inputs], overwrite=overwrite, compress=compress)

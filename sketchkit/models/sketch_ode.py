@@ -406,8 +406,7 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
         out = self.decode_tensor(z.to(self.device, self._dtype()), t, frequency=frequency, classes=classes)
         return self._to_sketches(out, labels=self._names(classes, n))
 
-    def _posterior_means(self, sketches: Sequence[Sketch]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self._conditions(sketches)
+    _posterior_means = _conditions  # what FittedPriorMixin fits the prior to
 
     @torch.no_grad()
     def sample_around(self, sketch: Sketch, n: int, *, generator: torch.Generator | None = None,

@@ -13,9 +13,8 @@
 
 from sketchkit.quality.images import rasterize_batch
 from sketchkit.quality.judge import JudgeConfig, SketchJudge, train_judge
-from sketchkit.quality.metrics import (chamfer_bbox, class_entropy, classifier_two_sample_test, frechet_distance,
-                                       precision_recall)
+from sketchkit.quality.metrics import class_entropy, classifier_two_sample_test, frechet_distance, precision_recall
 from sketchkit.quality.scribbles import random_scribbles
 
-__all__ = ["chamfer_bbox", "rasterize_batch", "JudgeConfig", "SketchJudge", "train_judge", "frechet_distance",
+__all__ = ["rasterize_batch", "JudgeConfig", "SketchJudge", "train_judge", "frechet_distance",
            "precision_recall", "classifier_two_sample_test", "class_entropy", "random_scribbles"]

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from scipy import linalg
 
-__all__ = ["frechet_distance", "precision_recall", "classifier_two_sample_test", "class_entropy", "chamfer_bbox"]
+__all__ = ["frechet_distance", "precision_recall", "classifier_two_sample_test", "class_entropy"]
 
 
 def _check_features(x: np.ndarray, name: str) -> np.ndarray:
@@ -128,27 +128,3 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, e
     probs = net.predict_proba(x_test, device=device)
     return float((probs.argmax(1) == y_test).mean())
 
-
-def chamfer_bbox(reference, other, *, spacing: float = 0.01) -> float:
-    """Symmetric Chamfer distance between two sketches in ``reference``'s bounding-box frame.
-
-    Both sketches' strokes (a :class:`~sketchkit.sketch.BezierSketch` is flattened first) are
-    resampled every ``spacing`` of the reference's larger bounding-box side; the result is the
-    mean of the two directed mean nearest-point distances, in units of that side (a
-    reconstruction off by 1 % of the drawing's size scores 0.01).
-    """
-    from scipy.spatial import cKDTree
-
-    from sketchkit.geometry.polyline import resample
-    from sketchkit.sketch import BezierSketch
-
-    pts = reference.points()
-    side = float(np.max(pts.max(0) - pts.min(0))) or 1.0
-
-    def dense(sketch) -> np.ndarray:
-        sketch = sketch.to_sketch() if isinstance(sketch, BezierSketch) else sketch
-        parts = [resample(s, spacing=spacing * side) if len(s) > 1 else np.asarray(s, float) for s in sketch.strokes]
-        return np.concatenate(parts) / side
-
-    a, b = dense(reference), dense(other)
-    return float((cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()) / 2)
