@@ -7,7 +7,11 @@ Usage::
         -o docs/sketchode_classes.png
 
 Row ``c``: ``--real`` drawings of class ``c`` from the test split of ``--data`` (default: SPG) (grey, left), then
-``--samples`` samples of ``model.sample(label=c)`` (black, right), seeded.
+``--samples`` samples of ``model.sample(label=c)`` (black, right), seeded. Raster data (K-MNIST) shows
+its real characters as the images themselves::
+
+    python scripts/docs_class_grid.py --model cloud2curve_kmnist --data ../shared/data/kmnist/kmnist-test-imgs.npz \
+        --temperature 0.5 -o docs/cloud2curve_kmnist_classes.png
 """
 
 from __future__ import annotations
@@ -32,6 +36,21 @@ def _png(svg: str) -> Image.Image:
     return Image.open(io.BytesIO(sketchkit.to_png(svg))).convert("RGB")
 
 
+def _raster_grid(path: Path, items: list, *, columns: int, cell: int) -> Image.Image:
+    """The source images of raster-read sketches (``meta["index"]`` into ``path``), grey ink on white."""
+    from sketchkit.data.rasters import read_images
+
+    wanted = {s.meta["index"] for s in items}
+    images = {i: img for i, (img, _) in enumerate(read_images(path)) if i in wanted}
+    rows = -(-len(items) // columns)
+    out = Image.new("RGB", (columns * cell, rows * cell), "white")
+    for k, s in enumerate(items):
+        ink = Image.fromarray(images[s.meta["index"]]).resize((int(cell * 0.8),) * 2, Image.BILINEAR)
+        tile = Image.eval(ink, lambda v: 255 - int(v * (255 - 0x8a) / 255)).convert("RGB")
+        out.paste(tile, ((k % columns) * cell + cell // 10, (k // columns) * cell + cell // 10))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="bezier")
@@ -51,7 +70,10 @@ def main() -> None:
     for name in model.labels:
         real_items += [s for s in test if s.label == name][: args.real]
         fake_items += model.sample(args.samples, generator=g, temperature=args.temperature, label=name)
-    real = _png(grid_svg(real_items, columns=args.real, cell=args.cell, stroke_width=1.5, color="#8a8a8a"))
+    if real_items and all(s.is_point_cloud for s in real_items):
+        real = _raster_grid(args.data, real_items, columns=args.real, cell=args.cell)
+    else:
+        real = _png(grid_svg(real_items, columns=args.real, cell=args.cell, stroke_width=1.5, color="#8a8a8a"))
     fake = _png(grid_svg(fake_items, columns=args.samples, cell=args.cell, stroke_width=1.5))
     canvas = Image.new("RGB", (real.width + 12 + fake.width, max(real.height, fake.height)), "white")
     canvas.paste(real, (0, 0))

@@ -1,24 +1,30 @@
 """Train a Cloud2Curve generator on K-MNIST from point clouds alone (no stroke data, no tracing).
 
 Data: ``../shared/data/kmnist/kmnist-test-imgs.npz`` with its labels file (K-MNIST, Clanuwat et
-al. 2018, **CC BY-SA 4.0**: weights trained on it follow that licence). ``sketchkit.data.read``
-turns every 28 x 28 image into a point cloud of its ink pixels, labelled with its class ("0".."9").
-The characters are split by :func:`sketchkit.data.splits.split_sketches` (the split that
-``scripts/bench_quality.py`` uses, so the judge's test characters are never trained on): train
-for training, valid for the validation curve, test for the reported numbers.
+al. 2018, **CC BY-SA 4.0**: weights trained on it follow that licence). ``sketchkit.data.read(...,
+cloud="centreline")`` turns every 28 x 28 image into a point cloud on the skeleton of its ink
+(``--cloud ink``: on every ink pixel), labelled with its class ("0".."9"). The characters are split
+by :func:`sketchkit.data.splits.split_sketches` (the split that ``scripts/bench_quality.py`` uses,
+so the judge's test characters are never trained on): train for training, valid for the
+validation curve, test for the reported numbers.
 
 Model: ``Cloud2CurveConfig(sketch_loss="cloud")``: the sketch stage is trained only against the
-clouds (presence-weighted Chamfer between the cloud and points on the decoded curves, expected
-curve count penalty, KL; see :mod:`sketchkit.models.cloud2curve`), class-conditional unless
-``--unconditional``. ``--stroke-steps`` (default 0) also trains the stroke net used by
-``sketchkit vectorize`` on centrelines traced through the same clouds.
+clouds (Chamfer between the cloud and points on the drawn curves, expected-curve-count penalty,
+KL; see :mod:`sketchkit.models.cloud2curve`). Defaults: a CNN on the cloud's occupancy grid
+(``--encoder grid``), a slot decoder that emits all curves at once from spread-out starting
+segments (``--decoder slots``), each slot drawn or not with 0/1 presences in the loss
+(straight-through; ``--soft-presence`` for expected presences), class-conditional unless
+``--unconditional``, and a 16-component fitted prior per class. ``--stroke-steps`` (default 0)
+also trains the stroke net used by ``sketchkit vectorize`` on centrelines traced through the clouds.
 
 Usage::
 
-    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2c_kmnist --steps 6000
-    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2c_kmnist --steps 8000 --resume
+    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2k --steps 24000 --kl-weight 1e-5 \
+        --max-strokes 12 --hidden 512                                  # the shipped model's run
+    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2k --steps 24000 --resume
+    python scripts/train_pretrained_cloud2curve_kmnist.py --refit-prior-from runs/c2k/last \
+        --prior-components 16 --out sketchkit/pretrained/cloud2curve_kmnist
     # smoke run (minutes): --steps 300 --batch 32 --val-every 100
-    # then: --out sketchkit/pretrained/cloud2curve_kmnist  (writes config, weights, MODEL_CARD.md)
 
 Prints the loss curve (every ``--log-every`` steps), held-out metrics (``model.evaluate`` on the
 test split: cloud Chamfer terms, greedy reconstruction Chamfer in the bounding-box frame, curve
@@ -57,6 +63,21 @@ def main() -> None:
     ap.add_argument("--count-weight", type=float, default=1e-3, help="cost per expected curve (squared unit frame)")
     ap.add_argument("--ot-weight", type=float, default=0.0, help="weight of the Sinkhorn OT term (0: Chamfer only)")
     ap.add_argument("--unconditional", action="store_true")
+    ap.add_argument("--soft-presence", action="store_true",
+                    help="expected Chamfer over soft curve presences (default: 0/1 presences, straight-through)")
+    ap.add_argument("--encoder", choices=("grid", "pointnet"), default="grid",
+                    help="CNN on the cloud's occupancy grid, or PointNet over its points")
+    ap.add_argument("--decoder", choices=("slots", "gru"), default="slots",
+                    help="all curves at once from spread-out starting slots, or one after another")
+    ap.add_argument("--cloud", choices=("centreline", "ink"), default="centreline",
+                    help="points on the ink's skeleton (thin, even clouds) or on every ink pixel")
+    ap.add_argument("--prior-components", type=int, default=16,
+                    help="Gaussians per class in the fitted prior (k-means clusters of its training codes)")
+    ap.add_argument("--refit-prior-from", type=Path, default=None,
+                    help="no training: give this trained model a --prior-components prior fitted to the "
+                         "train split and write it to --out")
+    ap.add_argument("--standard-prior", action="store_true",
+                    help="sample from N(0, I) instead of Gaussians fitted per class to the training codes")
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
@@ -70,16 +91,25 @@ def main() -> None:
     from sketchkit.models.cloud2curve import Cloud2CurveConfig, Cloud2CurveModel
     from sketchkit.train import TrainConfig, read_metrics, train
 
-    chars = [s for s in sketchkit.data.read(args.data) if s.num_points > 0]
+    chars = [s for s in sketchkit.data.read(args.data, cloud=args.cloud) if s.num_points > 0]
     splits = split_sketches(chars)
     train_set, valid, test = splits["train"], splits["valid"], splits["test"]
     print(f"data: {args.data}: train {len(train_set)}, valid {len(valid)}, test {len(test)}", flush=True)
+    if args.refit_prior_from is not None:
+        if args.out is None:
+            raise SystemExit("--refit-prior-from needs --out")
+        model = load_model(args.refit_prior_from).with_prior_components(args.prior_components).eval()
+        model.fit_prior(train_set)
+        model.save_pretrained(args.out)
+        print(f"wrote {args.out}: {args.prior_components} Gaussians per class fitted to {len(train_set)} training codes")
+        return
 
     config = Cloud2CurveConfig(
         sketch_loss="cloud", sketch_points=256, sketch_width=128, latent_dim=args.latent_dim,
         decoder_hidden=args.hidden, max_strokes=args.max_strokes, sketch_max_degree=args.degree,
         sketch_curve_samples=24, sketch_mixtures=1, kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps,
         count_weight=args.count_weight, ot_weight=args.ot_weight, conditional=not args.unconditional,
+        fitted_prior=not args.standard_prior, prior_components=args.prior_components, sketch_decoder=args.decoder, sketch_encoder=args.encoder, hard_presence=not args.soft_presence,
     )
     config = Cloud2CurveModel.config_for_data(config, train_set)
     torch.manual_seed(args.seed)
@@ -119,9 +149,10 @@ def main() -> None:
         n_params = sum(p.numel() for p in model.parameters())
         card = f"""# Cloud2Curve on K-MNIST, from point clouds alone
 
-Generator trained only on ink-pixel point clouds of K-MNIST characters (no strokes, no tracing):
-presence-weighted Chamfer between each cloud and points on {config.max_strokes} decoded degree-{config.sketch_max_degree}
-Bézier curves with soft stop bits, expected-curve-count penalty {config.count_weight}, KL weight {config.kl_weight}.
+Generator trained only on point clouds of K-MNIST characters ({args.cloud} clouds; no strokes, no
+tracing): Chamfer between each cloud and points on up to {config.max_strokes} decoded degree-{config.sketch_max_degree}
+Bézier curves ({config.sketch_encoder} encoder, {config.sketch_decoder} decoder, {"0/1" if config.hard_presence else "soft"} presences),
+expected-curve-count penalty {config.count_weight}, KL weight {config.kl_weight}.
 Classes: {', '.join(model.labels) or 'none (unconditional)'}. {n_params} parameters.
 
 ## Data and licence

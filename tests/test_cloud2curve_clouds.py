@@ -50,6 +50,25 @@ class TestConditionalCloudOnlyContract(ModelContract):
         return _clouds()
 
 
+class TestConditionalSlotsContract(ModelContract):
+    def make_model(self):
+        cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "fitted_prior": True})
+        return Cloud2CurveModel(Cloud2CurveModel.config_for_data(cfg, _clouds()))
+
+    def make_sketches(self):
+        return _clouds()
+
+
+class TestSlotsGridContract(ModelContract):
+    def make_model(self):
+        cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "sketch_encoder": "grid",
+                                   "hard_presence": True})
+        return Cloud2CurveModel(Cloud2CurveModel.config_for_data(cfg, _clouds()))
+
+    def make_sketches(self):
+        return _clouds()
+
+
 class TestConditionalTokensContract(ModelContract):
     def make_model(self):
         cfg = Cloud2CurveConfig(**{**TINY, "sketch_loss": "tokens", "ot_weight": 0.1})
@@ -155,11 +174,89 @@ def test_cloud_mode_collate_needs_no_strokes_and_decoding_is_deterministic():
         Cloud2CurveConfig(sketch_loss="pixels")
 
 
-def train_two_clouds(seed: int, steps: int = 300) -> dict:
+def test_slot_decoder_starts_apart_and_draws_present_slots_first():
+    cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "max_strokes": 6})
+    model = Cloud2CurveModel(cfg).eval()
+    with torch.no_grad():
+        tokens, presence = model.decode_soft(torch.zeros(2, cfg.latent_dim))
+    assert tokens.shape == (2, 6, 6) and presence.shape == (2, 6)
+    assert torch.all((presence > 0) & (presence < 1))  # independent per slot, not a prefix
+    centres = tokens.reshape(2, 6, 3, 2).mean(2)[0]
+    gaps = torch.cdist(centres, centres) + torch.eye(6) * 9
+    assert float(gaps.min()) > 0.15  # no two starting curves on top of each other
+    # decode() moves the present slots to the front, so the first n tokens are the drawn curves
+    with torch.no_grad():
+        model.slot_net[-1].bias[6::7] = torch.tensor([-5.0, 5.0, -5.0, 5.0, -5.0, -5.0])
+    toks, n = model.decode(torch.zeros(1, cfg.latent_dim))
+    with torch.no_grad():
+        soft, _ = model.decode_soft(torch.zeros(1, cfg.latent_dim))
+    assert int(n[0]) == 2
+    first_two = sorted(toks[0, :2].tolist())
+    assert first_two == sorted(soft[0, [1, 3]].tolist())
+    with pytest.raises(ValueError, match="slots"):
+        Cloud2CurveConfig(sketch_decoder="slots", sketch_loss="tokens")
+    with pytest.raises(ValueError, match="sketch_decoder"):
+        Cloud2CurveConfig(sketch_decoder="transformer", sketch_loss="cloud")
+
+
+def test_hard_presence_counts_only_drawn_curves_and_still_trains_presence():
+    cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "hard_presence": True, "max_strokes": 4})
+    torch.manual_seed(0)
+    model = Cloud2CurveModel(cfg)
+    with torch.no_grad():  # slots 0 and 2 drawn, 1 and 3 not
+        model.slot_net[-1].bias[6::7] = torch.tensor([3.0, -3.0, 3.0, -3.0])
+    b = model.collate(_clouds()[:2], stage="sketch", generator=torch.Generator().manual_seed(0))
+    eps = torch.zeros_like(b["eps"])
+    out = model.cloud_losses(b["clouds"], eps)
+    mu, _ = model.encode(b["clouds"])
+    tokens, presence = model.decode_soft(mu)
+    drawn = (presence > 0.5).float()
+    assert drawn.sum(1).tolist() == [2.0, 2.0]
+    cover, fit = presence_chamfer(model._curve_points(tokens), drawn, b["clouds"])
+    torch.testing.assert_close(out["chamfer"], 0.5 * (cover + fit).mean())  # the value uses 0/1 presences
+    assert float(out["count"].detach()) == 2.0
+    out["chamfer"].backward()
+    grad = model.slot_net[-1].bias.grad[6::7]
+    assert torch.all(grad != 0)  # every slot's presence still learns whether it should be drawn
+
+
+def test_refine_tokens_pulls_drawn_curves_onto_the_cloud_and_leaves_the_rest():
+    model = Cloud2CurveModel(Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots"}))
+    cloud = _arc_cloud(96).float()[None]  # (1, 96, 2)
+    start = torch.tensor([[[-1.0, -0.6, 0.0, 0.2, 1.0, -0.6], [0.5, 0.5, 0.6, 0.6, 0.7, 0.7], [0, 0, 0, 0, 0, 0]]])
+    n = torch.tensor([1])
+    refined = model.refine_tokens(start, n, cloud, steps=150, lr=0.02)
+    drawn = torch.tensor([[1.0, 0.0, 0.0]])
+
+    def chamfer(tok):
+        cover, fit = presence_chamfer(model._curve_points(tok), drawn, cloud)
+        return float(0.5 * (cover + fit))
+
+    assert chamfer(refined) < 0.3 * chamfer(start)
+    torch.testing.assert_close(refined[:, 1:], start[:, 1:])  # curves not drawn are not moved
+    assert model.refine_tokens(start, n, cloud, steps=0).equal(start)
+    with pytest.raises(ValueError, match="steps"):
+        model.refine_tokens(start, n, cloud, steps=-1)
+
+
+@pytest.mark.parametrize("encoder", ["pointnet", "grid"])
+def test_encoders_tell_clouds_apart(encoder):
+    model = Cloud2CurveModel(Cloud2CurveConfig(**{**TINY, "sketch_encoder": encoder}))
+    b = model.collate(_clouds()[:2], stage="sketch", generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        mu, logvar = model.encode(b["clouds"])
+    assert mu.shape == logvar.shape == (2, TINY["latent_dim"])
+    assert float((mu[0] - mu[1]).abs().max()) > 1e-4
+    with pytest.raises(ValueError, match="sketch_encoder"):
+        Cloud2CurveConfig(sketch_encoder="transformer")
+
+
+def train_two_clouds(seed: int, steps: int = 300, decoder: str = "gru") -> dict:
     """Sketch stage, clouds only, on an arc and a cross; reconstructions before and after."""
     torch.manual_seed(seed)
     cfg = Cloud2CurveConfig(**{**TINY, "latent_dim": 4, "sketch_width": 64, "decoder_hidden": 64,
-                               "sketch_curve_samples": 16, "kl_weight": 0.0, "max_strokes": 3})
+                               "sketch_curve_samples": 16, "kl_weight": 0.0, "max_strokes": 3,
+                               "sketch_decoder": decoder})
     model = Cloud2CurveModel(cfg)
     data = _clouds()[:2]
     g = torch.Generator().manual_seed(seed)
@@ -192,8 +289,9 @@ def _chamfer_np(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_sketch_stage_learns_two_shapes_from_their_clouds_alone():
-    r = train_two_clouds(seed=0)
+@pytest.mark.parametrize("decoder", ["gru", "slots"])
+def test_sketch_stage_learns_two_shapes_from_their_clouds_alone(decoder):
+    r = train_two_clouds(seed=0, decoder=decoder)
     # the squared Chamfer falls at least 4x; each reconstruction is nearer its own cloud
     assert r["last"] < 0.25 * r["first"], r
     assert all(o < 0.7 * x for o, x in zip(r["own"], r["other"])), r

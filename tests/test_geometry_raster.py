@@ -161,3 +161,59 @@ def test_kmnist_real_rasters():
         assert auto[np.floor(pts[:, 1]).astype(int), np.floor(pts[:, 0]).astype(int)].all()
     # Ink is a minority of each image but never absent.
     assert 0.02 < min(fractions) and max(fractions) < 0.6
+
+
+def _thick_bar(width: int) -> np.ndarray:
+    """28x28 uint8: a horizontal bar of ``width`` rows of full light ink, rows centred on y = 14."""
+    img = np.zeros((28, 28), dtype=np.uint8)
+    top = 14 - width // 2
+    img[top:top + width, 4:24] = 255
+    return img
+
+
+@pytest.mark.parametrize("width", [1, 3, 5])
+def test_centreline_of_a_bar_is_its_middle_line_whatever_its_width(width):
+    img = _thick_bar(width)
+    pts = raster.centreline_pixels(img, upsample=4)
+    top = 14 - width // 2
+    middle = top + width / 2.0  # the bar covers y in [top, top + width)
+    assert pts.shape[1] == 2
+    # one thin line: every point within half a pixel of the middle, spanning the bar less about
+    # half its width at each end (thinning eats round ends)
+    assert np.abs(pts[:, 1] - middle).max() <= 0.5
+    assert pts[:, 0].min() < 4 + width / 2 + 1 and pts[:, 0].max() > 24 - width / 2 - 1
+    # spacing follows the fine grid, not the stroke width: 4 points per source pixel of length
+    assert 4 * (20 - width) - 4 <= pts.shape[0] <= 4 * 20 + 8
+
+
+def test_centreline_cloud_is_seeded_and_on_the_centreline():
+    img = _thick_bar(5)
+    a = raster.centreline_cloud_from_raster(img, 200, generator=np.random.default_rng(3))
+    b = raster.centreline_cloud_from_raster(img, 200, generator=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (200, 2) and np.abs(a[:, 1] - 14.5).max() <= 0.5 + 0.125
+    with pytest.raises(ValueError, match="no ink"):
+        raster.centreline_cloud_from_raster(np.zeros((8, 8)), 5, generator=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="upsample"):
+        raster.centreline_pixels(img, upsample=0)
+
+
+def test_kmnist_reader_gives_centreline_clouds_on_request():
+    import sketchkit.data
+
+    path = shared_path("kmnist", "kmnist-test-imgs.npz")
+    ink = next(iter(sketchkit.data.read(path, limit=1)))
+    thin = next(iter(sketchkit.data.read(path, limit=1, cloud="centreline")))
+    assert thin.label == ink.label and thin.meta["index"] == 0 and thin.points().shape == (256, 2)
+
+    def spread(pts: np.ndarray) -> float:  # mean distance to the nearest other point
+        d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+        np.fill_diagonal(d, np.inf)
+        return float(d.min(1).mean())
+
+    # the centreline cloud is thinner: its points sit closer together along fewer pixels
+    assert spread(thin.points()) < spread(ink.points())
+    from sketchkit.errors import InputError
+
+    with pytest.raises(InputError, match="kmnist-test-imgs.npz: cloud"):
+        next(iter(sketchkit.data.read(path, limit=1, cloud="outline")))

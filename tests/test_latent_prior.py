@@ -58,6 +58,35 @@ def test_fit_refuses_bad_codes():
         prior.fit(torch.randn(5, 3), torch.zeros(5, dtype=torch.long))
 
 
+def test_mixture_components_find_a_classes_styles_and_sample_them_by_weight():
+    g = torch.Generator().manual_seed(0)
+    # group 0 has two styles (300 codes near (-4, 0), 100 near (4, 0)); group 1 one style
+    styles = torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 6.0]])
+    which = torch.cat([torch.zeros(300), torch.ones(100), torch.full((200,), 2.0)]).long()
+    z = styles[which] + 0.3 * torch.randn(600, 2, generator=g)
+    groups = (which == 2).long()
+    prior = FittedPrior(2, 2, components=3)
+    prior.fit(z, groups)
+    assert prior.fitted and prior.mean.shape == (6, 2) and prior.counts.sum() == 600
+    # group 0's used components sit on its two styles, weighted by their sizes
+    used = prior.counts[:3] > 0
+    means = prior.mean[:3][used]
+    for style, size in ((styles[0], 300), (styles[1], 100)):
+        near = (means - style).norm(dim=1) < 0.5
+        assert near.any() and prior.counts[:3][used][near].sum() == size
+    # no component of group 0 sits between the styles, where one Gaussian would put its mean
+    assert ((means - torch.tensor([-2.0, 0.0])).norm(dim=1) > 1.0).all()
+    draws = prior.sample(torch.zeros(4000, dtype=torch.long), generator=g, temperature=0.0)
+    right = float(((draws - styles[1]).norm(dim=1) < 0.5).float().mean())
+    assert 0.2 < right < 0.3  # 100 of 400 codes
+    # a group with few codes gets fewer components (at most one per 4 codes)
+    few = FittedPrior(1, 2, components=8)
+    few.fit(torch.randn(9, 2, generator=g))
+    assert int((few.counts > 0).sum()) <= 2
+    with pytest.raises(ValueError, match="components"):
+        FittedPrior(1, 2, components=0)
+
+
 def _prior_model() -> SketchODEModel:
     torch.manual_seed(0)
     cfg = SketchODEModel.config_for_data(SketchODEConfig(**{**TINY, "fitted_prior": True}), labelled())
@@ -99,6 +128,21 @@ def test_training_fits_the_prior_and_the_checkpoints_keep_it(tmp_path):
           run_dir=tmp_path / "run", resume=True)
     records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert sum(r["type"] == "after_training" for r in records) == 1
+
+
+def test_a_trained_model_gets_a_richer_prior_without_retraining():
+    model = _prior_model().eval()
+    data = labelled() * 4
+    model.fit_prior(data)
+    richer = model.with_prior_components(2)
+    assert richer.config.prior_components == 2 and not richer.prior.fitted
+    assert model.config.prior_components == 1  # the original is untouched
+    for k, v in model.state_dict().items():
+        if not k.startswith("prior."):
+            torch.testing.assert_close(richer.state_dict()[k], v)
+    richer.fit_prior(data)
+    assert richer.prior.fitted and richer.prior.mean.shape[0] == 2 * len(richer.labels)
+    assert len(richer.eval().sample(3, label="arc", generator=torch.Generator().manual_seed(0))) == 3
 
 
 def test_an_unfitted_prior_samples_from_the_standard_normal_and_fit_prior_needs_the_option():

@@ -47,3 +47,12 @@ def test_sketchode_notebook_reconstructs_interpolates_and_decodes_at_any_resolut
     assert "SketchODEModel" in text and "505 held-out digits; classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in text
     assert "points decoded: {16: 16, 64: 64, 505: 505}" in text
     assert _svg_count(outputs) == 6  # reconstruction, interpolation, resolutions, frequencies, 2 sample grids
+
+
+@pytest.mark.slow
+def test_cloud2curve_kmnist_notebook_samples_every_class_and_vectorises(tmp_path):
+    shared_path("kmnist", "kmnist-test-imgs.npz")
+    text, outputs = execute("cloud2curve_kmnist.ipynb", tmp_path)
+    assert "Cloud2CurveModel classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in text
+    assert "held-out characters; Chamfer (bbox frame, 64 of them): 0.0" in text  # under 0.1 of the box
+    assert _svg_count(outputs) == 2  # the class grid and the reconstructions

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sketchkit.quality import (class_entropy, classifier_two_sample_test, frechet_distance,  # noqa: E402
-                               precision_recall, random_scribbles, rasterize_batch, train_judge)
+from sketchkit.quality import (centreline_images, class_entropy, classifier_two_sample_test,  # noqa: E402
+                               frechet_distance, precision_recall, random_scribbles, rasterize_batch, train_judge)
 from sketchkit.quality.judge import SketchJudge  # noqa: E402
 from sketchkit.sketch import BezierSketch, Sketch  # noqa: E402
 
@@ -101,3 +101,25 @@ def test_random_scribbles_are_seeded_and_in_the_unit_box():
     b = random_scribbles(5, np.random.default_rng(0))
     assert all(np.array_equal(x, y) for s, t in zip(a, b) for x, y in zip(s.curves, t.curves))
     assert all(1 <= s.num_curves <= 3 and np.abs(np.concatenate(s.curves)).max() <= 1 for s in a)
+
+
+def test_centreline_images_draw_a_brush_scan_and_a_thin_curve_of_one_shape_alike():
+    # an L drawn with a 3 px brush on 28 x 28 (light ink on dark, as K-MNIST) ...
+    scan = np.zeros((28, 28), dtype=np.uint8)
+    scan[4:24, 6:9] = 255
+    scan[21:24, 6:22] = 255
+    # ... and the same L as a thin polyline along its centre, and a different shape (a bar)
+    line = Sketch([np.array([[7.5, 4.0], [7.5, 22.5], [22.0, 22.5]])])
+    bar = Sketch([np.array([[4.0, 14.0], [24.0, 14.0]])])
+    imgs = centreline_images([scan, line, bar, Sketch([])], size=32)
+    assert imgs.shape == (4, 1, 32, 32) and imgs[3].sum() == 0
+    ink = imgs[:, 0] > 0.3
+
+    def iou(a, b):
+        return (a & b).sum() / (a | b).sum()
+
+    assert iou(ink[0], ink[1]) > 0.5  # same shape, one thin style whatever the pen
+    assert iou(ink[0], ink[2]) < 0.2
+    # the style is thin: about as much ink as the plain thin rendering of the L, far less than the scan
+    thin = rasterize_batch([line], size=32)[0, 0] > 0.3
+    assert ink[0].sum() < 2.0 * thin.sum()

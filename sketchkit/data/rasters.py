@@ -259,19 +259,29 @@ def read_ink_masks(path: str | Path, split: str | None = None, *, threshold: flo
         yield ink_mask(img, threshold=threshold, invert=False), lab
 
 
+CLOUDS = ("ink", "centreline")
+
+
 def image_to_point_cloud(image: np.ndarray, index: int, *, n_points: int = DEFAULT_POINTS, seed: int = 0,
-                         weighted: bool = True, threshold: float | None = None) -> np.ndarray:
+                         weighted: bool = True, threshold: float | None = None, cloud: str = "ink") -> np.ndarray:
     """The seeded point cloud of image ``index``: ``(n_points, 2)`` pixel coords (x, y), y down.
 
-    The generator is ``numpy.random.default_rng([seed, index])``. An image without ink gives
-    ``(0, 2)``.
+    ``cloud="ink"``: points on the ink pixels
+    (:func:`~sketchkit.geometry.raster.point_cloud_from_raster`); ``"centreline"``: points on the
+    skeleton of the ink, upsampled 4x (:func:`~sketchkit.geometry.raster.centreline_cloud_from_raster`;
+    ``weighted`` does not apply). The generator is ``numpy.random.default_rng([seed, index])``.
+    An image without ink gives ``(0, 2)``.
     """
-    from sketchkit.geometry.raster import point_cloud_from_raster
+    from sketchkit.geometry.raster import centreline_cloud_from_raster, point_cloud_from_raster
 
+    if cloud not in CLOUDS:
+        raise InputError(f"cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
     gen = np.random.default_rng([int(seed), int(index)])
     if not np.any(image):
         return np.zeros((0, 2))
     try:
+        if cloud == "centreline":
+            return centreline_cloud_from_raster(image, n_points, generator=gen, threshold=threshold, invert=False)
         return point_cloud_from_raster(image, n_points, generator=gen, weighted=weighted,
                                        threshold=threshold, invert=False)
     except ValueError as exc:
@@ -290,6 +300,7 @@ def read_raster_sketches(
     seed: int = 0,
     weighted: bool = True,
     threshold: float | None = None,
+    cloud: str = "ink",
     max_array_bytes: int | None = None,
     **_: Any,
 ) -> Iterator[Sketch]:
@@ -304,6 +315,8 @@ def read_raster_sketches(
         seed: base seed; image ``i`` uses ``default_rng([seed, i])``.
         weighted: sample ink pixels proportionally to intensity.
         threshold: ink threshold in [0, 1) (``None``: Otsu per image).
+        cloud: ``"ink"`` (points on the ink pixels) or ``"centreline"`` (points on the ink's
+            skeleton: thin, even clouds of thick brush strokes), see :func:`image_to_point_cloud`.
         max_array_bytes: size limit of the image data (see :func:`read_images`).
 
     Yields:
@@ -312,10 +325,12 @@ def read_raster_sketches(
     if n_points < 0:
         raise InputError(f"n_points must be >= 0, got {n_points}")
     path = Path(path)
+    if cloud not in CLOUDS:
+        raise InputError(f"{path}: cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
     for i, (img, lab) in enumerate(read_images(path, split, labels=labels, max_array_bytes=max_array_bytes)):
-        cloud = image_to_point_cloud(img, i, n_points=n_points, seed=seed, weighted=weighted,
-                                     threshold=threshold)
-        yield Sketch.from_point_cloud(cloud, label=lab, meta={
+        points = image_to_point_cloud(img, i, n_points=n_points, seed=seed, weighted=weighted,
+                                      threshold=threshold, cloud=cloud)
+        yield Sketch.from_point_cloud(points, label=lab, meta={
             "source": str(path), "index": i, "image_shape": [int(img.shape[0]), int(img.shape[1])],
         })
 
@@ -365,7 +380,7 @@ register_format(Format(
     reader=read_raster_sketches,
     sniff=_sniff_npz,
     info=raster_info,
-    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "max_array_bytes"),
+    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "cloud", "max_array_bytes"),
 ))
 
 register_format(Format(
@@ -375,5 +390,5 @@ register_format(Format(
     reader=read_raster_sketches,
     sniff=_sniff_idx,
     info=raster_info,
-    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "max_array_bytes"),
+    options=("split", "labels", "n_points", "seed", "weighted", "threshold", "cloud", "max_array_bytes"),
 ))

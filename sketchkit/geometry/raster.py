@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["ink_intensity", "ink_mask", "point_cloud_from_raster"]
+__all__ = ["ink_intensity", "ink_mask", "point_cloud_from_raster", "centreline_pixels", "centreline_cloud_from_raster"]
 
 Invert = Literal["auto"] | bool
 
@@ -180,3 +180,69 @@ def point_cloud_from_raster(
         pick = generator.integers(0, rows.size, size=n)
     offset = generator.random((n, 2)) if jitter else np.full((n, 2), 0.5)
     return np.stack([cols[pick], rows[pick]], axis=1).astype(np.float64) + offset
+
+
+def centreline_pixels(image: np.ndarray, *, upsample: int = 4, threshold: float | None = None,
+                      invert: Invert = "auto") -> np.ndarray:
+    """Centre points of the one-pixel-wide skeleton of a raster's ink.
+
+    The ink intensity is upsampled ``upsample`` times (bilinear), thresholded (:func:`ink_mask`'s
+    rule on the upsampled intensity) and thinned
+    (:func:`sketchkit.geometry.morphology.skeletonize`); the upsampling lets the skeleton of a
+    thick, blurred brush stroke sit between the original pixels instead of on them.
+
+    Args:
+        image: ``(H, W)``, ``(H, W, 1|2|3|4)`` uint8 or float image.
+        upsample: integer factor ``>= 1``.
+        threshold: ink threshold (``None``: Otsu), see :func:`ink_mask`.
+        invert: polarity, see :func:`ink_intensity`.
+
+    Returns:
+        ``(M, 2)`` float64 points ``(x, y)`` in the image's pixel coordinates (y down), one per
+        skeleton pixel of the upsampled image, so spaced about ``1 / upsample`` pixels along a
+        stroke; ``(0, 2)`` when there is no ink.
+    """
+    from sketchkit.geometry.morphology import sample_bilinear, skeletonize
+
+    if int(upsample) != upsample or upsample < 1:
+        raise ValueError(f"upsample must be an integer >= 1, got {upsample}")
+    f = int(upsample)
+    ink = ink_intensity(image, invert=invert)
+    h, w = ink.shape
+    # fine pixel (i, j) has its centre at original pixel coordinate (j + 0.5) / f; sample_bilinear
+    # indexes pixel centres at integers, hence the half-pixel shifts
+    # (+1: the edge padding, so strokes touching the border keep their ink there)
+    rows, cols = np.meshgrid((np.arange(h * f) + 0.5) / f + 0.5, (np.arange(w * f) + 0.5) / f + 0.5, indexing="ij")
+    fine = sample_bilinear(np.pad(ink, 1, mode="edge"), rows, cols)
+    mask = ink_mask(fine, threshold=threshold, invert=False)
+    if not mask.any():
+        return np.zeros((0, 2))
+    r, c = np.nonzero(skeletonize(mask))
+    return np.stack([(c + 0.5) / f, (r + 0.5) / f], axis=1)
+
+
+def centreline_cloud_from_raster(image: np.ndarray, n: int, *, generator: np.random.Generator,
+                                 upsample: int = 4, threshold: float | None = None,
+                                 invert: Invert = "auto") -> np.ndarray:
+    """Sample ``n`` points on the centreline of a raster's ink (:func:`centreline_pixels`).
+
+    Skeleton pixels are drawn uniformly with replacement, so points spread evenly along the
+    strokes whatever their width; each point gets a uniform jitter of one fine pixel.
+
+    Returns:
+        ``(n, 2)`` float64 points ``(x, y)`` in pixel coordinates (y down).
+
+    Raises:
+        ValueError: the image has no ink (and ``n > 0``), or bad arguments.
+    """
+    if not isinstance(generator, np.random.Generator):
+        raise ValueError(f"generator: expected numpy.random.Generator, got {type(generator).__name__}")
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n}")
+    if n == 0:
+        return np.zeros((0, 2))
+    centres = centreline_pixels(image, upsample=upsample, threshold=threshold, invert=invert)
+    if centres.shape[0] == 0:
+        raise ValueError("centreline_cloud_from_raster: the image has no ink pixels")
+    pick = generator.integers(0, centres.shape[0], size=int(n))
+    return centres[pick] + (generator.random((int(n), 2)) - 0.5) / upsample

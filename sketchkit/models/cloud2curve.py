@@ -135,7 +135,13 @@ class Cloud2CurveConfig(ModelConfig):
     ot_weight: float = 0.0  # weight of the auxiliary Sinkhorn OT between the decoded curves and the cloud
     sketch_loss: str = "tokens"  # "tokens": NLL of curve tokens fitted to the data's strokes; "cloud": clouds alone
     count_weight: float = 0.0  # sketch_loss "cloud": weight of the expected number of curves
+    sketch_decoder: str = "gru"  # "gru": curves one after another; "slots" (sketch_loss "cloud"): all at once, one per slot
+    sketch_encoder: str = "pointnet"  # "pointnet" (max-pooled point features) or "grid" (CNN on the cloud's occupancy)
+    refine_steps: int = 0  # reconstruct(): gradient steps fitting the decoded curves to the input cloud
+    fit_weight: float = 1.0  # sketch_loss "cloud": weight of the curves->cloud half of the Chamfer (vs cloud->curves)
+    hard_presence: bool = False  # sketch_loss "cloud": curves drawn iff presence > 0.5 in the loss (straight-through)
     fitted_prior: bool = False  # sample from Gaussians fitted per class to the training codes (see latent_prior)
+    prior_components: int = 1  # fitted prior: Gaussians per class (k-means clusters of its codes)
     # --- conditioning -------------------------------------------------------------------
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
@@ -144,6 +150,12 @@ class Cloud2CurveConfig(ModelConfig):
     def __post_init__(self) -> None:
         if self.sketch_loss not in ("tokens", "cloud"):
             raise ValueError(f"sketch_loss: expected 'tokens' or 'cloud', got {self.sketch_loss!r}")
+        if self.sketch_encoder not in ("pointnet", "grid"):
+            raise ValueError(f"sketch_encoder: expected 'pointnet' or 'grid', got {self.sketch_encoder!r}")
+        if self.sketch_decoder not in ("gru", "slots"):
+            raise ValueError(f"sketch_decoder: expected 'gru' or 'slots', got {self.sketch_decoder!r}")
+        if self.sketch_decoder != "gru" and self.sketch_loss != "cloud":
+            raise ValueError(f"sketch_decoder {self.sketch_decoder!r} needs sketch_loss 'cloud' (it has no token likelihood)")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels: expected distinct class names, got {list(self.labels)}")
 
@@ -328,6 +340,39 @@ class PointNet(nn.Module):
         return self.head(pooled)
 
 
+class GridEncoder(nn.Module):
+    """A cloud as a ``grid x grid`` occupancy histogram over the unit frame ``[-1, 1]^2``, read by
+    a small CNN (3 stride-2 convolutions) into ``out_dim`` numbers.
+
+    Max-pooled per-point features (:class:`PointNet`) locate ink only coarsely; a raster of the
+    same points keeps where every part is, which the slot decoder needs to place each curve.
+    """
+
+    def __init__(self, width: int, out_dim: int, grid: int = 32) -> None:
+        super().__init__()
+        self.grid = grid
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, width // 4, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width // 4, width // 2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width // 2, width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        cells = -(-grid // 8)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * cells * cells, 2 * width), nn.ReLU(),
+                                  nn.Linear(2 * width, out_dim))
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """``(B, N, 2)`` unit-frame clouds -> ``(B, out_dim)``."""
+        B, N, _ = points.shape
+        g = self.grid
+        ij = ((points.detach().clamp(-1.0, 1.0) + 1.0) * 0.5 * (g - 1)).round().long()  # (B, N, 2): x, y cells
+        flat = ij[..., 1] * g + ij[..., 0]
+        hist = torch.zeros(B, g * g, dtype=points.dtype, device=points.device)
+        hist.scatter_add_(1, flat, torch.ones_like(flat, dtype=points.dtype))
+        hist = (hist * (g * g / 4.0 / N)).clamp(max=1.0).reshape(B, 1, g, g)
+        return self.head(self.conv(hist))
+
+
 def presence_chamfer(curves: torch.Tensor, presence: torch.Tensor, cloud: torch.Tensor, *,
                      absent_cost: float = 4.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Chamfer terms between a cloud and curves that are each present with a probability.
@@ -364,6 +409,22 @@ def presence_chamfer(curves: torch.Tensor, presence: torch.Tensor, cloud: torch.
     return cover.mean(dim=1), fit
 
 
+def _spread_anchors(k: int, degree: int, length: float = 0.4) -> torch.Tensor:
+    """``(k, 2 * (degree + 1))`` control points of ``k`` short straight segments spread over the
+    unit frame (centres on a golden-angle spiral within radius 0.7, directions turning with them):
+    the starting curves of the slot decoder. A deterministic function of ``k``, so every model starts
+    alike and no slot starts on top of another (curves that start together stay together under a
+    Chamfer loss)."""
+    i = torch.arange(k, dtype=torch.float32)
+    r = 0.7 * torch.sqrt((i + 0.5) / k)
+    a = i * 2.399963  # golden angle
+    centre = torch.stack([r * torch.cos(a), r * torch.sin(a)], -1)  # (k, 2)
+    direction = torch.stack([torch.cos(a * 0.5 + 0.3), torch.sin(a * 0.5 + 0.3)], -1)
+    t = torch.linspace(-0.5, 0.5, degree + 1)
+    pts = centre[:, None, :] + length * t[None, :, None] * direction[:, None, :]  # (k, degree + 1, 2)
+    return pts.reshape(k, -1)
+
+
 def _chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Symmetric Chamfer (mean squared NN distance both ways, halved): ``(B, n, 2), (B, m, 2) -> (B,)``."""
     d = torch.cdist(a, b).pow(2)  # (B, n, m)
@@ -392,18 +453,29 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         # sketch level; the decoder reads the condition [z, class embedding] (just z when unconditional)
         self.num_classes = len(config.labels) if len(config.labels) >= 2 else 0
         self.cond_dim = config.latent_dim + (config.class_dim if self.num_classes else 0)
-        self.sketch_encoder = PointNet(config.sketch_width, 2 * config.latent_dim)
+        self.sketch_encoder = (GridEncoder(config.sketch_width, 2 * config.latent_dim) if config.sketch_encoder == "grid"
+                               else PointNet(config.sketch_width, 2 * config.latent_dim))
         if self.num_classes:
             self.class_embed = nn.Embedding(self.num_classes, config.class_dim)
             self.class_to_latent = nn.Linear(config.class_dim, 2 * config.latent_dim, bias=False)
         else:
             self.class_embed = self.class_to_latent = None
-        self.z_to_hidden = nn.Linear(self.cond_dim, config.decoder_hidden)
         self.make_prior(self.num_classes, config.latent_dim)
         token_dim = 2 * (config.sketch_max_degree + 1)
-        self.decoder = nn.GRUCell(self.cond_dim + token_dim, config.decoder_hidden)
-        self.token_head = MixtureDensityHead(config.decoder_hidden, token_dim, config.sketch_mixtures,
-                                             n_bits=1, sigma_min=1e-3)
+        if config.sketch_decoder == "slots":
+            K, H = config.max_strokes, config.decoder_hidden
+            self.slot_net = nn.Sequential(nn.Linear(self.cond_dim, H), nn.ReLU(), nn.Linear(H, H), nn.ReLU(),
+                                          nn.Linear(H, K * (token_dim + 1)))
+            with torch.no_grad():  # start every curve at its anchor, so slots begin apart, all drawn
+                self.slot_net[-1].weight.mul_(0.1)
+                self.slot_net[-1].bias.zero_()
+                self.slot_net[-1].bias[token_dim::token_dim + 1] = 2.0
+            self.slot_anchor = nn.Parameter(_spread_anchors(K, config.sketch_max_degree))
+        else:
+            self.z_to_hidden = nn.Linear(self.cond_dim, config.decoder_hidden)
+            self.decoder = nn.GRUCell(self.cond_dim + token_dim, config.decoder_hidden)
+            self.token_head = MixtureDensityHead(config.decoder_hidden, token_dim, config.sketch_mixtures,
+                                                 n_bits=1, sigma_min=1e-3)
 
     # ------------------------------------------------------------------ classes
 
@@ -518,6 +590,10 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         cfg = self.config
         if cfg.sketch_loss == "cloud":
             tokens, presence = self.decode_soft(z)
+            if cfg.sketch_decoder == "slots":  # present slots first (most certain first)
+                order = presence.argsort(dim=1, descending=True, stable=True)
+                tokens = tokens.gather(1, order.unsqueeze(-1).expand_as(tokens))
+                presence = presence.gather(1, order)
             return tokens, (presence > 0.5).sum(dim=1).clamp(min=1)
         B, K = z.shape[0], cfg.max_strokes
         h = torch.tanh(self.z_to_hidden(z))
@@ -547,10 +623,15 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
             z: ``(B, cond_dim)`` decoder condition.
 
         Returns:
-            ``(tokens (B, K, token_dim), presence (B, K))`` with ``K = max_strokes`` and
-            ``presence[:, k] = prod_{j<k} (1 - p_stop_j)`` (the first curve is always present).
+            ``(tokens (B, K, token_dim), presence (B, K))`` with ``K = max_strokes``; GRU decoder:
+            ``presence[:, k] = prod_{j<k} (1 - p_stop_j)`` (the first curve is always present);
+            slot decoder: each slot's own presence probability, its curve the slot's anchor
+            plus an offset read from ``z``.
         """
         B = z.shape[0]
+        if self.config.sketch_decoder == "slots":
+            out = self.slot_net(z).reshape(B, self.config.max_strokes, self.token_dim + 1)
+            return self.slot_anchor + out[..., :-1], torch.sigmoid(out[..., -1])
         h = torch.tanh(self.z_to_hidden(z))
         prev = torch.zeros(B, self.token_dim, dtype=z.dtype, device=z.device)
         toks, stops = [], []
@@ -595,6 +676,12 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         mu, logvar = self.encode(clouds, classes)
         z = mu + eps * torch.exp(0.5 * logvar)
         tokens, presence = self.decode_soft(self.condition(z, classes))
+        if self.config.hard_presence:
+            # The loss is multilinear in the presences, so its gradient at a 0/1 point is exactly
+            # what switching that curve on or off would change: a curve is only responsible for
+            # the ink nearest to it among the drawn curves (soft presences make every curve chase
+            # ink the others already cover, so curves grow long and meet in fans).
+            presence = (presence > 0.5).to(presence.dtype) + presence - presence.detach()
         pts = self._curve_points(tokens)  # (B, K, S, 2)
         cover, fit = presence_chamfer(pts, presence, clouds)
         out = {"cover": cover.mean(), "fit": fit.mean(), "chamfer": 0.5 * (cover + fit).mean(),
@@ -743,7 +830,8 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
             if cfg.sketch_loss == "cloud":
                 out = self.cloud_losses(clouds, batch["eps"].to(dev), classes)
                 kl_term = torch.clamp(out["kl"], min=cfg.kl_free) if cfg.kl_free > 0 else out["kl"]
-                loss = out["chamfer"] + cfg.count_weight * out["count"] + ramp * cfg.kl_weight * kl_term
+                chamfer = 0.5 * (out["cover"] + cfg.fit_weight * out["fit"])
+                loss = chamfer + cfg.count_weight * out["count"] + ramp * cfg.kl_weight * kl_term
                 if "ot" in out:
                     loss = loss + cfg.ot_weight * out["ot"]
                 return {"loss": loss, **{k: v.detach() for k, v in out.items()}}
@@ -762,9 +850,7 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         if stage == "stroke":
             return list(self.stroke_net.parameters())
         if stage == "sketch":
-            mods = [self.sketch_encoder, self.z_to_hidden, self.decoder, self.token_head, self.class_embed,
-                    self.class_to_latent]
-            return [p for m in mods if m is not None for p in m.parameters()]
+            return [p for name, p in self.named_parameters() if not name.startswith("stroke_net.")]
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
     # ------------------------------------------------------------------ inference
@@ -804,10 +890,15 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
                             names: Sequence[str | None] | None = None) -> list[BezierSketch]:
         """Decode conditions ``z`` ``(B, cond_dim)`` into Bézier sketches placed in ``frames``."""
         tokens, n = self.decode(z, generator=generator, temperature=temperature)
+        return self._tokens_to_sketches(tokens, n, frames, names)
+
+    def _tokens_to_sketches(self, tokens: torch.Tensor, n: torch.Tensor, frames: list[tuple[np.ndarray, float]],
+                            names: Sequence[str | None] | None) -> list[BezierSketch]:
+        """The first ``n[b]`` curve tokens ``(B, K, token_dim)`` of every sketch, placed in ``frames``."""
         d = self.config.sketch_max_degree
-        tokens = tokens.double().cpu().numpy().reshape(z.shape[0], self.config.max_strokes, d + 1, 2)
+        tokens = tokens.detach().double().cpu().numpy().reshape(tokens.shape[0], tokens.shape[1], d + 1, 2)
         out = []
-        for b in range(z.shape[0]):
+        for b in range(tokens.shape[0]):
             centre, scale = frames[b]
             curves = [tokens[b, k] * scale + centre for k in range(int(n[b]))]
             out.append(BezierSketch(curves, label=None if names is None else names[b], meta={"source": "cloud2curve"}))
@@ -841,19 +932,60 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         return torch.cat(zs), classes
 
     @torch.no_grad()
-    def reconstruct(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
+    def reconstruct(self, sketches: Sequence[Sketch], *, refine_steps: int | None = None) -> list[BezierSketch]:
         """Encode each sketch's cloud deterministically (latent mean) and decode it greedily.
 
         Needs only the points (no stroke order): the encoder reads an unordered cloud (a
         conditional model also reads each sketch's label). Returns curves in each input's own
-        coordinate frame, labelled like the input (empty sketches are skipped).
+        coordinate frame, labelled like the input (empty sketches are skipped). ``refine_steps``
+        (default: the config's ``refine_steps``) then fits the drawn curves to each cloud
+        (:meth:`refine_tokens`).
         """
         clouds, frames, labels = self._sketch_clouds(sketches)
         if not clouds:
             return []
         classes = self._class_ids(labels)
-        mu, _ = self.encode(torch.tensor(np.stack(clouds), dtype=torch.float32, device=self.device), classes)
-        return self._decode_to_sketches(self.condition(mu, classes), frames, names=labels)
+        cloud_t = torch.tensor(np.stack(clouds), dtype=torch.float32, device=self.device)
+        mu, _ = self.encode(cloud_t, classes)
+        tokens, n = self.decode(self.condition(mu, classes))
+        steps = self.config.refine_steps if refine_steps is None else int(refine_steps)
+        if steps > 0:
+            tokens = self.refine_tokens(tokens, n, cloud_t, steps=steps)
+        return self._tokens_to_sketches(tokens, n, frames, labels)
+
+    def refine_tokens(self, tokens: torch.Tensor, n: torch.Tensor, clouds: torch.Tensor, *, steps: int = 100,
+                      lr: float = 0.01) -> torch.Tensor:
+        """Fit decoded curves closer to their clouds by gradient steps on the same Chamfer loss.
+
+        The network's curves are a good start but an amortised guess; ``steps`` Adam steps on the
+        control points themselves (all sketches at once; the drawn curves stay drawn) pull them onto
+        the ink. Used by :meth:`reconstruct` (``refine_steps``), never by :meth:`sample`, which has
+        no cloud to fit.
+
+        Args:
+            tokens: ``(B, K, token_dim)`` decoded tokens, unit frame (the first ``n[b]`` are drawn).
+            n: ``(B,)`` drawn curves per sketch.
+            clouds: ``(B, N, 2)`` the clouds they were decoded from, unit frame.
+            steps: Adam steps (``>= 0``).
+            lr: Adam step size, unit-frame units.
+
+        Returns:
+            ``(B, K, token_dim)`` refined tokens (undrawn ones unchanged).
+        """
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        K = tokens.shape[1]
+        drawn = (torch.arange(K, device=tokens.device)[None] < n.to(tokens.device)[:, None]).to(tokens.dtype)
+        ctrl = tokens.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([ctrl], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                cover, fit = presence_chamfer(self._curve_points(ctrl), drawn, clouds)
+                loss = 0.5 * (cover + fit).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return ctrl.detach()
 
     def evaluate(self, sketches: Sequence[Sketch], *, limit: int | None = None) -> dict[str, float]:
         """Held-out metrics on the first ``limit`` sketches (all when None): stroke fit (unit

@@ -77,6 +77,7 @@ class SketchODEConfig(ModelConfig):
     kl_weight: float = 1e-4  # weight of the KL term (summed over latent dims) after annealing
     kl_anneal_steps: int = 2000  # KL weight ramps linearly from 0 over this many steps
     fitted_prior: bool = False  # sample from Gaussians fitted per class to the training codes (see latent_prior)
+    prior_components: int = 1  # fitted prior: Gaussians per class (k-means clusters of its codes)
     # -- decoder --------------------------------------------------------------------------------
     ode_dim: int = 16  # size of the ODE position (and velocity) state
     dynamics: str = "periodic_mlp"  # dynamics family, a key of ode_parts.DYNAMICS
