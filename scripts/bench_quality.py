@@ -37,6 +37,7 @@ read the characters as ``--cloud`` point clouds.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 from collections import Counter
@@ -171,6 +172,8 @@ def main() -> None:
                     help="class-conditional decoder-only models: redraw samples the model itself doubts")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--refine-steps", type=int, default=0,
+                    help="reconstructions: gradient steps refining each code / curve set (models that support it)")
     ap.add_argument("--cloud", choices=("centreline", "ink"), default="centreline",
                     help="raster data: the point clouds models reconstruct from")
     args = ap.parse_args()
@@ -243,11 +246,14 @@ def main() -> None:
             print(_fmt_row(row), flush=True)
         if args.reconstruct and hasattr(model, "reconstruct") and getattr(model.config, "latent_dim", 1):
             held = [test[i] for i in np.sort(np.random.default_rng(args.seed).permutation(len(test))[: args.reconstruct])]
-            rec = model.reconstruct(held)
+            refine = {"refine_steps": args.refine_steps} if args.refine_steps else {}
+            rec = model.reconstruct(held, **refine)
             imgs = args.imager(rec)
             acc = float((judge.predict_proba(imgs).argmax(1) == [names.index(str(s.label)) for s in held]).mean())
-            ev = model.evaluate(held, limit=None) if hasattr(model, "evaluate") else {}
-            recon[m] = {"n": len(held), "judge_acc": acc, **{k: float(v) for k, v in ev.items()}}
+            takes_refine = "refine_steps" in inspect.signature(model.evaluate).parameters if hasattr(model, "evaluate") else False
+            ev = model.evaluate(held, limit=None, **(refine if takes_refine else {})) if hasattr(model, "evaluate") else {}
+            recon[m] = {"n": len(held), "refine_steps": args.refine_steps, "judge_acc": acc,
+                        **{k: float(v) for k, v in ev.items()}}
             print(f"reconstruction {m}: {recon[m]}")
 
     result = {"data": str(args.data), "classes": names, "judge_test_accuracy": test_acc,

@@ -61,6 +61,20 @@ curve count ``sum_k q_k`` (fewer, cleaner strokes), the KL, and optionally ``ot_
 presence- and arc-length-weighted Sinkhorn OT (``geomloss``) between the curves and the cloud.
 Decoding is deterministic given ``z``: curves while ``q_k > 0.5``.
 
+Options of the cloud-only sketch level (the shipped K-MNIST model uses all three):
+
+* ``sketch_decoder="slots"``: an MLP emits all ``max_strokes`` curves at once, each a fixed
+  starting segment (spread over the frame, :func:`_spread_anchors`) plus an offset read from the
+  condition, with its own presence probability; ``decode`` puts the drawn slots first.
+* ``hard_presence=True``: the loss sees 0/1 presences (``q > 0.5``) with the gradient of the soft
+  ones (straight-through); as the loss is multilinear in the presences, that gradient is what
+  switching a curve on or off would change.
+* ``sketch_encoder="grid"``: a CNN over the cloud's occupancy grid (:class:`GridEncoder`) instead
+  of the PointNet, which places ink only coarsely.
+
+``reconstruct(..., refine_steps=k)`` then fits the decoded curves to each input cloud by ``k``
+gradient steps on the same Chamfer loss (:meth:`Cloud2CurveModel.refine_tokens`).
+
 Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
 it from the training sketches' labels if ``conditional``), a learned class embedding joins ``z``
 wherever the decoder reads it and is added, through a linear map, to the encoder's output;
@@ -678,9 +692,9 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         tokens, presence = self.decode_soft(self.condition(z, classes))
         if self.config.hard_presence:
             # The loss is multilinear in the presences, so its gradient at a 0/1 point is exactly
-            # what switching that curve on or off would change: a curve is only responsible for
-            # the ink nearest to it among the drawn curves (soft presences make every curve chase
-            # ink the others already cover, so curves grow long and meet in fans).
+            # what switching that curve on or off would change, and each drawn curve answers only
+            # for the ink nearest to it among the drawn curves (with soft presences, the expected
+            # cover also pulls every curve towards ink that likelier curves already cover).
             presence = (presence > 0.5).to(presence.dtype) + presence - presence.detach()
         pts = self._curve_points(tokens)  # (B, K, S, 2)
         cover, fit = presence_chamfer(pts, presence, clouds)
