@@ -50,3 +50,12 @@ def test_bad_requests_exit_2_with_one_line(omniglot, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no sketch at index 100000" in err
     assert main(["interpolate", "bezier_omniglot", str(omniglot), "--steps", "1", "-o", str(tmp_path / "x.svg")]) == 2
+
+
+def test_reconstruct_kmnist_characters_from_their_centreline_clouds(tmp_path):
+    kmnist = shared_path("kmnist", "kmnist-test-imgs.npz")
+    assert main(["reconstruct", "cloud2curve_kmnist", str(kmnist), "-n", "2", "--cloud", "centreline",
+                 "-o", str(tmp_path / "r")]) == 0
+    assert len(list((tmp_path / "r").glob("*.svg"))) == 4  # 2 clouds + 2 curve sets
+    assert main(["reconstruct", "cloud2curve_kmnist", str(kmnist), "-n", "1", "--cloud", "outline",
+                 "-o", str(tmp_path / "x.svg")]) == 2  # a one-line error, not a traceback

@@ -18,8 +18,9 @@ _MODEL_HELP = "Shipped model name (bezier, sketchode, ...) or a model/run folder
 _OUTPUT_HELP = "grid.svg, grid.png, or a folder (one SVG per sketch)."
 
 
-def _read_indexed(path: Path, indices: list[int], split: Optional[str]) -> list[Any]:
-    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range."""
+def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: Optional[str] = None) -> list[Any]:
+    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range.
+    ``cloud``: how raster data becomes point clouds (``"ink"`` / ``"centreline"``; None: the reader's default)."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     for i in indices:
@@ -30,6 +31,8 @@ def _read_indexed(path: Path, indices: list[int], split: Optional[str]) -> list[
     wanted = set(indices)
     found: dict[int, Any] = {}
     options = {"split": split} if split else {}
+    if cloud:
+        options["cloud"] = cloud
     for i, sketch in enumerate(read(path, **options)):
         if i in wanted:
             found[i] = sketch
@@ -66,11 +69,13 @@ def reconstruct_command(
     index: int = typer.Option(0, "--index", "-i", help="First sketch to reconstruct (0-based)."),
     count: int = typer.Option(8, "--count", "-n", help="Number of sketches."),
     split: Optional[str] = typer.Option(None, "--split", help="Split of a multi-split file (train/valid/test)."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="Raster input (K-MNIST, MNIST): points on the "
+                                        "'ink' or on its 'centreline' (what cloud2curve_kmnist was trained on)."),
 ) -> None:
     """Encode and decode sketches from INPUT: the grid's first row holds the inputs, the second the reconstructions."""
     if count < 1:
         raise InputError(f"--count: expected at least 1, got {count}")
-    sketches = _read_indexed(input, list(range(index, index + count)), split)
+    sketches = _read_indexed(input, list(range(index, index + count)), split, cloud)
     _, fn = _model_method(model, "reconstruct")
     _save(list(sketches) + list(fn(sketches)), output, columns=count)
 
