@@ -181,16 +181,16 @@ def main() -> None:
     models = args.model or ["bezier"]
 
     t_start = time.time()
-    data = [s for s in sketchkit.data.read_all(args.data) if s.num_points and s.label is not None]
-    raster = bool(data) and all(s.is_point_cloud for s in data)
+    probe = sketchkit.data.read_all(args.data, limit=1)
+    raster = bool(probe) and probe[0].is_point_cloud  # raster readers yield point clouds
+    data = [s for s in sketchkit.data.read_all(args.data, **({"cloud": args.cloud} if raster else {}))
+            if s.num_points and s.label is not None]
     if raster:  # judge the rasters themselves; models read centreline (or ink) clouds of them
         from sketchkit.data.rasters import read_images
 
         if not args.data.is_file():
             raise SystemExit(f"{args.data}: raster data is judged from one images file (e.g. kmnist-test-imgs.npz)")
         pixels = {i: img for i, (img, _) in enumerate(read_images(args.data))}
-        if args.cloud != "ink":
-            data = [s for s in sketchkit.data.read_all(args.data, cloud=args.cloud) if s.num_points and s.label is not None]
         args.items = lambda sketches: [pixels[s.meta["index"]] for s in sketches]
         args.imager = lambda items: centreline_images(items, size=args.size)
     else:

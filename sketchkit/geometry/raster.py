@@ -129,6 +129,15 @@ def ink_mask(image: np.ndarray, *, threshold: float | None = None, invert: Inver
     return ink > threshold
 
 
+def _check_sampling(n: int, generator: np.random.Generator) -> int:
+    """``n`` as an int, after checking it and the generator of a point sampler (ValueError if bad)."""
+    if not isinstance(generator, np.random.Generator):
+        raise ValueError(f"generator: expected numpy.random.Generator, got {type(generator).__name__}")
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n}")
+    return int(n)
+
+
 def point_cloud_from_raster(
     image: np.ndarray,
     n: int,
@@ -160,11 +169,7 @@ def point_cloud_from_raster(
     Raises:
         ValueError: the image has no ink pixels (and ``n > 0``), or bad arguments.
     """
-    if not isinstance(generator, np.random.Generator):
-        raise ValueError(f"generator: expected numpy.random.Generator, got {type(generator).__name__}")
-    if int(n) != n or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n}")
-    n = int(n)
+    n = _check_sampling(n, generator)
     ink = ink_intensity(image, invert=invert)
     mask = ink_mask(image, threshold=threshold, invert=invert)
     rows, cols = np.nonzero(mask)
@@ -235,14 +240,11 @@ def centreline_cloud_from_raster(image: np.ndarray, n: int, *, generator: np.ran
     Raises:
         ValueError: the image has no ink (and ``n > 0``), or bad arguments.
     """
-    if not isinstance(generator, np.random.Generator):
-        raise ValueError(f"generator: expected numpy.random.Generator, got {type(generator).__name__}")
-    if int(n) != n or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n}")
+    n = _check_sampling(n, generator)
     if n == 0:
         return np.zeros((0, 2))
     centres = centreline_pixels(image, upsample=upsample, threshold=threshold, invert=invert)
     if centres.shape[0] == 0:
         raise ValueError("centreline_cloud_from_raster: the image has no ink pixels")
-    pick = generator.integers(0, centres.shape[0], size=int(n))
-    return centres[pick] + (generator.random((int(n), 2)) - 0.5) / upsample
+    pick = generator.integers(0, centres.shape[0], size=n)
+    return centres[pick] + (generator.random((n, 2)) - 0.5) / upsample

@@ -179,9 +179,7 @@ class FittedPriorMixin:
         """A copy of this model (same weights) whose fitted prior has ``components`` Gaussians per
         class, not yet fitted: call :meth:`fit_prior` with the training sketches next. Lets a
         trained model get a richer prior without retraining."""
-        import dataclasses
-
-        config = dataclasses.replace(self.config, fitted_prior=True, prior_components=int(components))
+        config = self.config.replace(fitted_prior=True, prior_components=int(components))
         model = type(self)(config)
         weights = {k: v for k, v in self.state_dict().items() if not k.startswith("prior.")}
         missing, unexpected = model.load_state_dict(weights, strict=False)

@@ -300,10 +300,12 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
     def _names(self, classes: torch.Tensor | None, n: int) -> list[str | None]:
         return [None] * n if classes is None else [self.labels[int(i)] for i in classes]
 
-    def _conditions(self, sketches: Sequence[Sketch], *, batch_size: int = 256
+    def _conditions(self, sketches: Sequence[Sketch], *, batch_size: int = 256, seqs: np.ndarray | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Posterior means ``(B, latent_dim)`` of ``sketches`` and their class ids (or None)."""
-        seqs, _, _ = self.sequences(sketches)
+        """Posterior means ``(B, latent_dim)`` of ``sketches`` and their class ids (or None);
+        ``seqs``: their :meth:`sequences`, when the caller has them already."""
+        if seqs is None:
+            seqs, _, _ = self.sequences(sketches)
         classes = self._class_ids([s.label for s in sketches])  # conditional: every sketch needs a known label
         times = self._times(None)
         zs = []
@@ -396,7 +398,7 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
         (:meth:`refine_latents`).
         """
         seqs, offsets, scales = self.sequences(sketches)
-        z, classes = self._conditions(sketches)
+        z, classes = self._conditions(sketches, seqs=seqs)
         if refine_steps:
             pts = torch.as_tensor(seqs, dtype=self._dtype(), device=self.device)
             z = self.refine_latents(z, pts, self._times(None), classes, steps=refine_steps)

@@ -50,7 +50,6 @@ def centreline_images(items: Sequence[np.ndarray | Sketch | BezierSketch], *, si
         ``(N, 1, size, size)`` float32 ink in ``[0, 1]`` (an item without ink gives a blank image).
     """
     from sketchkit.geometry.raster import centreline_pixels
-    from sketchkit.render.raster import rasterize
 
     clouds = []
     for item in items:
