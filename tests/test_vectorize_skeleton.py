@@ -66,3 +66,34 @@ def test_paths_are_ordered_deterministically_and_width_estimates():
     thick = _mask(lambda d: d.line([(10, 50), (90, 50)], fill=255, width=15))
     assert abs(estimate_stroke_width(thick) - 15) <= 2
     assert estimate_stroke_width(np.zeros((5, 5), bool)) == 1.0
+
+
+def _round_line(d, pts, width: int) -> None:
+    d.line(pts, fill=255, width=width, joint="curve")
+    for x, y in (pts[0], pts[-1]):  # round caps, as SVG renders of pen strokes have
+        d.ellipse([x - width / 2, y - width / 2, x + width / 2, y + width / 2], fill=255)
+
+
+def test_strokes_overshooting_at_corners_stay_separate_and_one_stroke_corners_stay_whole():
+    # a box drawn as three strokes, as a KanjiVG 口: the left side, the top and right side in one
+    # stroke, then the bottom, which both sides overshoot by 4 px. The overshoots skeletonise as
+    # short spurs that prolong the sides; keeping them keeps the bottom corners' junctions, so
+    # the bottom stays a stroke of its own instead of all joining into one closed loop. (The top
+    # left corner, where two strokes start at one point, is an L without a junction: one path.)
+    def box(d):
+        _round_line(d, [(20, 20), (20, 84)], 4)
+        _round_line(d, [(20, 20), (80, 20), (80, 84)], 4)
+        _round_line(d, [(20, 80), (80, 80)], 4)
+
+    paths, _ = skeleton_paths(_mask(box))
+    assert len(paths) == 2
+    assert not any(np.array_equal(p[0], p[-1]) for p in paths)  # no closed loop
+    bottom = min(paths, key=lambda p: np.ptp(p[:, 1]))
+    assert np.ptp(bottom[:, 0]) > 50 and np.ptp(bottom[:, 1]) <= 2
+    sides = max(paths, key=lambda p: np.ptp(p[:, 1]))
+    assert np.ptp(sides[:, 1]) > 60 and sides[:, 1].max() > 82  # down to the overshoots' ends
+    # one stroke turning a sharp (40 degree) or a right-angle corner is still one path: the
+    # thinning spur on a corner's bisector prolongs both legs alike and is dropped
+    for pts in ([(15, 85), (50, 15), (85, 85)], [(20, 20), (20, 80), (80, 80)]):
+        paths, _ = skeleton_paths(_mask(lambda d: _round_line(d, pts, 4)))
+        assert len(paths) == 1

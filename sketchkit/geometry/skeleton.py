@@ -12,7 +12,10 @@ The skeleton (:func:`sketchkit.geometry.morphology.skeletonize`, Zhang-Suen thin
 3. **Clean-up** (repeated until nothing changes): two junctions joined by an edge shorter than
    twice the stroke width (at least 4 px) are merged (an X crossing skeletonises as two Y junctions with a short
    bridge); *spurs* — edges from a junction to a free end shorter than ``spur_length`` — are
-   dropped; a junction left with two edges dissolves and its edges join. With the ink's distance
+   dropped, unless the spur prolongs exactly one other edge there (a stroke overshooting the
+   line it ends on by a px or two, as at the corners of a box drawn in several strokes: dropping
+   it would join the two strokes round the corner); a junction left with two edges dissolves and
+   its edges join. With the ink's distance
    transform (``radius``, for thick or variable-width strokes) both rules are local instead: a
    bridge merges only below the junctions' mean ink radius, and a spur goes only when its ink
    reaches less than ``max(2, SPUR_REACH * r)`` px beyond its junction's disc (radius ``r``).
@@ -36,6 +39,11 @@ import numpy as np
 from sketchkit.geometry.morphology import median
 
 SPUR_REACH = 0.25  # local spur rule: ink reach beyond the junction disc, in junction radii
+# width-based spur rule: a short spur is kept when it prolongs one edge at its junction (turn at
+# most SPUR_KEEP_TURN_DEG) and every other edge there turns by more than SPUR_OTHER_TURN_DEG into it
+SPUR_KEEP_TURN_DEG = 30.0
+SPUR_OTHER_TURN_DEG = 45.0
+SPUR_MIN_CORNER_DEG = 60.0  # ... and that edge meets every other one there at this angle or wider
 
 __all__ = ["skeleton_paths", "trace_paths", "estimate_stroke_width", "ink_radius", "path_width", "line_statistics"]
 
@@ -276,6 +284,15 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
     heaps checked lazily, so the cost is ``O(E log E)`` plus the relabelling at merges, not the
     ``O(E)`` rescan per change a plain loop needs (quadratic on noisy skeletons).
 
+    Without ``node_r`` a spur shorter than ``spur_length`` still stays when it *prolongs* one
+    edge at its junction: the spur's course (junction centre to tip) continues that edge within
+    ``SPUR_KEEP_TURN_DEG`` while every other edge there turns by more than ``SPUR_OTHER_TURN_DEG``
+    into it and meets that edge at ``SPUR_MIN_CORNER_DEG`` or wider. That is a stroke overshooting
+    the line it meets or ends on (a T or an L corner drawn as two strokes, the stem poking out by
+    a px or two), whose junction must stay to split the strokes there; a spur on the bisector of a
+    sharp corner of one stroke (an artefact of thinning) prolongs both legs alike or sits between
+    legs meeting at an acute angle, and one off a smooth line prolongs neither, so these go.
+
     With ``node_r`` (the ink radius at each node: largest distance-transform value over its
     pixels) the thresholds are local, for thick and variable-width strokes: a bridge merges only
     when it is shorter than both junctions' radii together (their inscribed discs overlap, as at an
@@ -286,6 +303,10 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
     import heapq
 
     merge_length = max(4.0, 2.0 * width)
+    cos_keep = math.cos(math.radians(SPUR_KEEP_TURN_DEG))
+    cos_other = math.cos(math.radians(SPUR_OTHER_TURN_DEG))
+    cos_corner = math.cos(math.radians(SPUR_MIN_CORNER_DEG))
+    skip, reach = 0.75 * width, max(3.0 * width, 6.0)  # as the pairing in `trace_paths` measures
     local = node_r is not None
     if local:
         node_r = list(node_r)
@@ -302,19 +323,37 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
             return False
         return not local or lengths[i] < max(4.0, 0.5 * (node_r[e.a] + node_r[e.b]))
 
+    def prolongs(i: int, tip: int, core: int) -> bool:
+        # the spur's course (junction centre -> tip) continues exactly one other edge at the junction
+        v = centres[tip] - centres[core]
+        n = float(np.hypot(v[0], v[1]))
+        if n <= 0 or deg[core] > 16:
+            return False
+        ds = [_direction(edges[j].pts if edges[j].a == core else edges[j].pts[::-1], skip, reach)
+              for j in incident[core] if j != i and edges[j].a != edges[j].b]
+        cs = [-float(d @ v) / n for d in ds]
+        if not cs:
+            return False
+        k = int(np.argmax(cs))
+        # ... and meets every other edge at a wide angle (a sharp corner's legs make thinning spurs)
+        return cs[k] >= cos_keep and all(c < cos_other and float(d @ ds[k]) <= cos_corner
+                                         for m, (c, d) in enumerate(zip(cs, ds)) if m != k)
+
     def is_spur(i: int) -> bool:
         e = edges[i]
         if not (e.alive and e.a != e.b and lengths[i] < spur_length
                 and ((deg[e.a] == 1 and deg[e.b] >= 3) or (deg[e.b] == 1 and deg[e.a] >= 3))):
             return False
-        if not local:
-            return True
         tip, core = (e.a, e.b) if deg[e.a] == 1 else (e.b, e.a)
+        if not local:
+            return not prolongs(i, tip, core)
         return lengths[i] + node_r[tip] - node_r[core] < max(2.0, SPUR_REACH * node_r[core])
 
     # A bridge or spur that stops qualifying never qualifies again (degrees only fall, except at
     # a merge, whose nodes already had >= 3 edges), so lazy deletion on pop is exact; new
-    # candidates come only from new edges and from relabelled ends (pushed again).
+    # candidates come only from new edges and from relabelled ends (pushed again). The one
+    # exception, a short spur kept for prolonging an edge, is pushed again whenever its
+    # junction loses an edge or merges.
     bridges = [i for i in range(len(edges)) if lengths[i] < merge_length]
     heapq.heapify(bridges)
     spurs = [(lengths[i], e.a, e.b, i) for i, e in enumerate(edges) if lengths[i] < spur_length]
@@ -344,6 +383,10 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
             deg[n] -= 1
             if deg[n] == 2:
                 heapq.heappush(twos, n)
+            if not local and deg[n] <= 16:
+                for j in incident[n]:  # a kept spur may have lost the edge it prolonged: judge it again
+                    if lengths[j] < spur_length:
+                        heapq.heappush(spurs, (lengths[j], edges[j].a, edges[j].b, j))
 
     while True:
         # 1. merge junctions joined by a short edge
@@ -360,6 +403,10 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
                 for j in incident[keep]:
                     heapq.heappush(bridges, j)
                     heapq.heappush(spurs, (lengths[j], edges[j].a, edges[j].b, j))
+            else:  # the centre moved: a kept spur of keep's is judged again
+                for j in incident[keep]:
+                    if lengths[j] < spur_length:
+                        heapq.heappush(spurs, (lengths[j], edges[j].a, edges[j].b, j))
             incident[keep].discard(i)
             incident[gone].discard(i)
             deg[keep] += deg[gone] - 2
