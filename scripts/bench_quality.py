@@ -170,6 +170,8 @@ def main() -> None:
     ap.add_argument("--reconstruct", type=int, default=300, help="held-out drawings to reconstruct (0: skip)")
     ap.add_argument("--min-class-posterior", type=float, default=0.0,
                     help="class-conditional decoder-only models: redraw samples the model itself doubts")
+    ap.add_argument("--latent-temperature", type=float, default=None,
+                    help="BézierSketch VAE: scale of the latent draw (default: the model's own default)")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine-steps", type=int, default=0,
@@ -238,8 +240,11 @@ def main() -> None:
         for t in args.temperatures:
             t0 = time.time()
             kw = {"min_class_posterior": args.min_class_posterior} if args.min_class_posterior else {}
-            items, intended = _sample(model, args.n, t, names, args.seed, **kw)
             tag = f" p>={args.min_class_posterior:g}" if args.min_class_posterior else ""
+            if args.latent_temperature is not None:
+                kw["latent_temperature"] = args.latent_temperature
+                tag += f" Tz={args.latent_temperature:g}"
+            items, intended = _sample(model, args.n, t, names, args.seed, **kw)
             row = score(f"{m} T={t:g}{tag}", items, intended, judge, ref_feats, ref_images, args)
             row["sample_seconds"] = time.time() - t0
             rows.append(row)

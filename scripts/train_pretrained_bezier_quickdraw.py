@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--num-mixtures", type=int, default=10)
     ap.add_argument("--full-covariance", action="store_true",
                     help="full-covariance mixture components (a token's offsets drawn jointly)")
+    ap.add_argument("--canvas-grid", type=int, default=0,
+                    help="decoder sees a grid x grid occupancy of what it drew so far (0: off)")
     ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start the generator from this checkpoint's weights (same model settings)")
@@ -85,6 +87,7 @@ def main() -> None:
         latent_dim=args.latent_dim, kl_weight=args.kl_weight, kl_floor=args.kl_floor,
         kl_anneal_steps=4000, dec_hidden=args.dec_hidden, dropout=args.dropout,
         num_mixtures=args.num_mixtures, random_rotate=args.random_rotate, full_covariance=args.full_covariance,
+        canvas_grid=args.canvas_grid,
     )
     config = BezierSketchModel.config_for_data(base, train_sk)
     model = BezierSketchModel(config)

@@ -432,6 +432,16 @@ class TestDecoderOnlyContract(ModelContract):
         return _labelled(3, 6)
 
 
+class TestCanvasContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"), canvas_grid=4,
+                                 **{**TINY, "latent_dim": 0})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(6, 6)
+
+
 def test_config_for_data_takes_labels_only_when_there_are_two_or_more():
     base = BezierSketchConfig(min_degree=3, max_degree=3, **TINY)
     assert BezierSketchModel.config_for_data(base, _labelled(0, 6)).labels == ("alarm_clock", "circle", "line")
@@ -621,3 +631,43 @@ def test_random_rotation_turns_the_whole_sketch_rigidly():
         np.testing.assert_allclose(np.linalg.norm(pa[1:] - pa[:-1], axis=1),
                                    np.linalg.norm(pr[1:] - pr[:-1], axis=1), atol=1e-5)
         assert not np.allclose(pa, pr, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------- canvas features
+def test_canvas_features_count_the_ink_of_earlier_curves_only():
+    from sketchkit.models.token_canvas import CanvasFeatures
+
+    canvas = CanvasFeatures(grid=2, degree=1, offset_scale=1.0, start_scale=1.0, samples=4)
+    # two straight segments: one in the top-left cell (y down), one in the bottom-right cell
+    tokens = torch.tensor([[[0.2, 0.0, -0.8, -0.5],
+                            [0.2, 0.0, 0.5, 0.5]]])
+    feats = canvas.before_each(tokens)  # (1, 2, 4 + 2)
+    assert feats.shape == (1, 2, canvas.dim)
+    torch.testing.assert_close(feats[0, 0], torch.zeros(6))  # nothing drawn before the first curve
+    torch.testing.assert_close(feats[0, 1, :4], torch.tanh(torch.tensor([4.0, 0.0, 0.0, 0.0]) / 4.0))
+    torch.testing.assert_close(feats[0, 1, 4:], torch.tensor([-0.6, -0.5]))  # end of the first curve
+    with pytest.raises(ValueError, match="grid"):
+        CanvasFeatures(grid=0, degree=1, offset_scale=1.0, start_scale=1.0)
+
+
+def test_canvas_decoding_feeds_the_features_teacher_forcing_computes():
+    # A greedy decode picks each step's most likely component mean; teacher forcing on the decoded
+    # tokens must then predict the same means, which holds only if the incremental canvas fed while
+    # decoding equals the one computed from the whole sequence.
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("a", "b"), canvas_grid=4,
+                             **{**TINY, "latent_dim": 0, "max_strokes": 8})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        for p in model.head.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+        cond = model._condition(None, torch.tensor([1]), 1)
+        seq = model._decode(cond, generator=None, temperature=0.0)[0]
+        assert len(seq) >= 3
+        tokens = torch.from_numpy(seq)[None]
+        out, _ = model.decoder(model._decoder_inputs(tokens, cond), model._init_state(cond))
+        params = model.head(out)
+        best = params.logits.argmax(-1)[0]
+        means = params.mu[0, torch.arange(len(seq)), best]  # (L, token_dim)
+    d = cfg.max_degree
+    torch.testing.assert_close(means[:, :2 * d], tokens[0, :, :2 * d], atol=1e-5, rtol=0)

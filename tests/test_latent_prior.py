@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import torch
 from model_contract import ModelContract
+from test_bezier_sketch import TINY as BEZIER_TINY
+from test_bezier_sketch import _labelled as bezier_labelled
 from test_cloud2curve import TINY as C2C_TINY
 from test_sketch_ode_conditional import TINY, labelled
 
 from sketchkit.models.base import load_model
+from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
 from sketchkit.models.cloud2curve import Cloud2CurveConfig, Cloud2CurveModel
 from sketchkit.models.latent_prior import FittedPrior
 from sketchkit.models.sketch_ode import SketchODEConfig, SketchODEModel
@@ -189,3 +192,53 @@ def test_cloud2curve_fits_the_prior_to_its_cloud_codes_and_samples_from_it(tmp_p
     assert drawn.num_curves == int(n[0])
     half = again.config.canvas / 2.0
     np.testing.assert_allclose(drawn.curves[0].ravel(), tokens[0, 0].numpy() * half * 0.9 + half, atol=1e-3)
+
+
+def _prior_bezier(**over) -> BezierSketchModel:
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"),
+                             **{**BEZIER_TINY, "fitted_prior": True, **over})
+    return BezierSketchModel(cfg)
+
+
+class TestFittedPriorBezierContract(ModelContract):
+    def make_model(self):
+        return _prior_bezier(prior_components=2)
+
+    def make_sketches(self):
+        return bezier_labelled(4, 6)
+
+
+def test_bezier_fits_the_prior_to_its_token_codes_and_samples_from_it(tmp_path):
+    model = _prior_bezier().eval()
+    data = bezier_labelled(5, 12)
+    assert model.after_training(data) == {"prior_codes": 12.0}
+    z, classes = model._posterior_means(data)
+    assert z.shape == (12, model.config.latent_dim) and classes.tolist() == model._class_ids([s.label for s in data]).tolist()
+    for k in range(len(model.labels)):
+        torch.testing.assert_close(model.prior.mean[k], z[classes == k].mean(0), atol=1e-5, rtol=0)
+    model.save_pretrained(tmp_path / "m")
+    again = load_model(tmp_path / "m").eval()
+    torch.testing.assert_close(again.prior.scale_tril, model.prior.scale_tril)
+    # latent temperature 0 and greedy tokens: the sample is the greedy decoding of the class's mean code
+    k = model.labels.index("circle")
+    drawn = again.sample(1, temperature=0.0, latent_temperature=0.0, label="circle",
+                         generator=torch.Generator().manual_seed(0))[0]
+    with torch.no_grad():
+        cond = again._condition(again.prior.mean[[k]], torch.tensor([k]), 1)
+        tokens = again._decode(cond, generator=None, temperature=0.0)[0]
+    ref = again._to_bezier(tokens)
+    assert drawn.num_curves == ref.num_curves
+    for a, b in zip(drawn.curves, ref.curves):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # the latent temperature spreads the codes, the token temperature alone does not touch them
+    wide = again.sample(4, temperature=0.0, latent_temperature=1.0, label="circle",
+                        generator=torch.Generator().manual_seed(0))
+    assert any(s.num_curves != ref.num_curves or not np.allclose(s.curves[0], ref.curves[0]) for s in wide)
+    with pytest.raises(ValueError, match="latent_temperature"):
+        again.sample(1, latent_temperature=-1.0)
+
+
+def test_bezier_fitted_prior_needs_a_latent():
+    with pytest.raises(ValueError, match="fitted_prior needs a latent"):
+        _prior_bezier(latent_dim=0)

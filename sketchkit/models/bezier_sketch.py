@@ -52,7 +52,9 @@ from sketchkit.geometry.polyline import rdp_indices, resample
 from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.base import NumberRange, check_sample_args
+from sketchkit.models.latent_prior import FittedPriorMixin
 from sketchkit.models.layers import MixtureDensityHead
+from sketchkit.models.token_canvas import CanvasFeatures
 from sketchkit.sketch import BezierSketch, Sketch
 
 __all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
@@ -102,6 +104,9 @@ class BezierSketchConfig(ModelConfig):
     offset_scale: float = 0.1  # control-point offsets (unit-box units) are divided by this in tokens
     start_scale: float = 0.5  # absolute stroke start points (unit-box units) are divided by this in tokens
     dropout: float = 0.0  # dropout on decoder outputs (0: data is small, runs are short)
+    canvas_grid: int = 0  # decoder also sees a grid x grid occupancy of what it drew so far (0: off; see token_canvas)
+    fitted_prior: bool = False  # VAE: sample from Gaussians fitted per class to the training codes (see latent_prior)
+    prior_components: int = 1  # fitted prior: Gaussians per class (k-means clusters of its codes)
     # --- conditioning -------------------------------------------------------------------------
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
@@ -187,7 +192,7 @@ def _as_stroke_list(strokes: Sketch | Sequence[np.ndarray]) -> list[np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 @register_model
-class BezierSketchModel(conditioning.ClassConditional, SketchModel):
+class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchModel):
     """BézierSketch stroke embedder + stroke-token VAE generator (see the module docstring)."""
 
     config_class: ClassVar[type[ModelConfig]] = BezierSketchConfig
@@ -221,6 +226,8 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         cond = c.class_dim if self.num_classes else 0  # size of the class code fed to the generator
         self.cond_dim = c.latent_dim + cond  # latent z and class code, concatenated
         self.class_embed = nn.Embedding(self.num_classes, c.class_dim) if self.num_classes else None
+        if c.fitted_prior and not c.latent_dim:
+            raise ValueError("fitted_prior needs a latent (latent_dim >= 1); a decoder-only model has no codes to fit")
         if c.latent_dim:
             self.encoder = nn.LSTM(self.seq_dim, c.enc_hidden, batch_first=True, bidirectional=True)
             self.to_latent = nn.Linear(2 * c.enc_hidden + cond, 2 * c.latent_dim)  # -> (mu, logvar)
@@ -229,12 +236,18 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         # -> tanh -> (h0, c0); without any condition the initial state is learned directly
         self.dec_init = nn.Linear(self.cond_dim, 2 * c.dec_hidden) if self.cond_dim else None
         self.dec_init_state = None if self.cond_dim else nn.Parameter(torch.zeros(2 * c.dec_hidden))
-        self.decoder = nn.LSTM(self.seq_dim + 1 + self.cond_dim, c.dec_hidden, batch_first=True)
+        self.canvas = (CanvasFeatures(c.canvas_grid, d, c.offset_scale, c.start_scale) if c.canvas_grid else None)
+        canvas_dim = self.canvas.dim if self.canvas is not None else 0
+        self.decoder = nn.LSTM(self.seq_dim + 1 + canvas_dim + self.cond_dim, c.dec_hidden, batch_first=True)
         self.dec_dropout = nn.Dropout(c.dropout)
         self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=2 if c.join_pieces else 1,
                                        sigma_min=c.sigma_min, full_covariance=c.full_covariance)
         self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
         self._embed_version = 0
+        if c.latent_dim:
+            self.make_prior(self.num_classes, c.latent_dim)
+        else:
+            self.prior = None
 
 
     def _condition(self, z: torch.Tensor | None, classes: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -782,12 +795,16 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         return mu, logvar.clamp(-10.0, 10.0)
 
     def _decoder_inputs(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing inputs ``(B, L, token_dim + 1 + cond_dim)``: previous token, start flag, condition."""
+        """Teacher forcing inputs ``(B, L, seq_dim + 1 [+ canvas] + cond_dim)``: previous token, start
+        flag, (with ``canvas_grid``) what was drawn before, condition."""
         B, L, _ = tokens.shape
         prev = torch.cat([tokens.new_zeros(B, 1, self.seq_dim), tokens[:, :-1]], 1)
         flag = tokens.new_zeros(B, L, 1)
         flag[:, 0] = 1.0
-        return torch.cat([prev, flag, cond[:, None, :].expand(B, L, cond.shape[-1])], -1)
+        parts = [prev, flag]
+        if self.canvas is not None:
+            parts.append(self.canvas.before_each(tokens))
+        return torch.cat(parts + [cond[:, None, :].expand(B, L, cond.shape[-1])], -1)
 
     def _init_state(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.dec_init is None:
@@ -848,16 +865,24 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         first = True
         outs: list[list[np.ndarray]] = [[] for _ in range(B)]
         n_prefix = 0 if prefix is None else prefix.shape[1]
+        grid = self.canvas.grid ** 2 if self.canvas is not None else 0
+        counts, prev_end = z.new_zeros(B, grid), z.new_zeros(B, 2)  # canvas so far (with canvas_grid)
         if n_prefix:
             inp = self._decoder_inputs(prefix, z)
             _, state = self.decoder(inp, state)
             prev, first = prefix[:, -1], False
+            if self.canvas is not None:
+                ink, ends = self.canvas.ink(prefix)
+                counts, prev_end = ink.sum(1), ends[:, -1]
             for i in range(B):
                 outs[i].extend(prefix[i].cpu().numpy())
         done = torch.zeros(B, dtype=torch.bool)
         for _ in range(max(0, limit - n_prefix)):
             flag = z.new_full((B, 1), 1.0 if first else 0.0)
-            out, state = self.decoder(torch.cat([prev, flag, z], -1)[:, None], state)
+            parts = [prev, flag]
+            if self.canvas is not None:
+                parts += [self.canvas.occupancy(counts), prev_end]
+            out, state = self.decoder(torch.cat(parts + [z], -1)[:, None], state)
             params = self.head(out[:, 0])
             params = params.to("cpu")
             tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
@@ -881,6 +906,9 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
                     outs[i].append(tok[i].cpu().numpy())
             done = done | stop
             prev, first = tok.to(z.device), False
+            if self.canvas is not None:
+                ink, prev_end = self.canvas.ink(prev)
+                counts = counts + ink
             if bool(done.all()):
                 break
         return [np.stack(o) if o else np.zeros((0, self.seq_dim), np.float32) for o in outs]
@@ -907,13 +935,17 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
                label: str | int | Sequence[str | int] | None = None,
                max_strokes: int | None = None, min_class_posterior: float = 0.0,
-               tries: int = 8) -> list[BezierSketch]:
+               tries: int = 8, latent_temperature: float = 1.0) -> list[BezierSketch]:
         """Draw ``n`` new sketches from the prior.
+
+        A VAE (``latent_dim >= 1``) draws each latent from ``N(0, I)``, or, once a ``fitted_prior``
+        has been fitted (training fits it), from the Gaussians fitted to its class's training codes;
+        then the decoder draws the curve tokens.
 
         Args:
             n: number of sketches (>= 1).
             generator: torch generator for ``z``, the classes and every sampling draw.
-            temperature: sketch-rnn style; lower is tidier, 0 is greedy.
+            temperature: of the token mixtures, sketch-rnn style; lower is tidier, 0 is greedy.
             label: conditional models: one class (name or index) for all ``n`` sketches, or a
                 sequence of ``n`` classes; ``None`` draws classes uniformly. Must be ``None`` for
                 an unconditional model.
@@ -925,6 +957,8 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
                 sharpens samples towards what tells their class apart, at the cost of diversity
                 (like classifier guidance, with the generator as its own classifier).
             tries: draws per sample at most when ``min_class_posterior > 0``.
+            latent_temperature: VAE: standard deviation scale of the latent draw (0: the prior's
+                means); the token ``temperature`` does not touch the latent, as in sketch-rnn.
 
         Returns:
             ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame, each
@@ -943,8 +977,13 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
             raise ValueError("min_class_posterior needs a class-conditional decoder-only model (latent_dim = 0)")
         if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
             raise ValueError(f"tries: expected an integer >= 1, got {tries!r}")
+        if not 0.0 <= latent_temperature < float("inf"):
+            raise ValueError(f"latent_temperature: expected a finite number >= 0, got {latent_temperature!r}")
         classes = self._sample_classes(n, label, generator)
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        z = torch.zeros(n, 0)
+        if self.config.latent_dim:
+            z = self.draw_latents(n, classes, generator=generator, temperature=latent_temperature)
+        z = z.to(self.device, next(self.parameters()).dtype)
         cond = self._condition(z, classes, n)
         names = [None] * n if classes is None else [self.labels[int(i)] for i in classes]
         toks = self._decode(cond, generator=generator, temperature=temperature, max_strokes=max_strokes)
@@ -1021,6 +1060,26 @@ class BezierSketchModel(conditioning.ClassConditional, SketchModel):
         tokens, lengths = self._pad_tokens(seqs)
         mu, _ = self.encode(tokens.to(self.device), lengths, classes)
         return self._condition(mu, classes, len(sketches))
+
+    @torch.no_grad()
+    def _posterior_means(self, sketches: Sequence[Sketch], batch_size: int = 256
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Posterior means ``(N, latent_dim)`` (CPU) and class ids ``(N,)`` (``None`` for an
+        unconditional model) of sketches with strokes; what the fitted prior is fitted to."""
+        sketches = list(sketches)
+        seqs = self._sketch_tokens(sketches)
+        sketches = [sk for sk, t in zip(sketches, seqs) if len(t)]
+        seqs = [t for t in seqs if len(t)]
+        if not sketches:
+            raise ValueError("no sketch with strokes to encode")
+        codes = []
+        for i in range(0, len(sketches), batch_size):
+            chunk = sketches[i:i + batch_size]
+            tokens, lengths = self._pad_tokens(seqs[i:i + batch_size])
+            classes = self._class_ids([s.label for s in chunk])
+            codes.append(self.encode(tokens.to(self.device), lengths, classes)[0].cpu())
+        classes = self._class_ids([s.label for s in sketches])
+        return torch.cat(codes), None if classes is None else classes.cpu()
 
     @torch.no_grad()
     def reconstruct(self, sketches: Sequence[Sketch], *, generator: torch.Generator | None = None,
