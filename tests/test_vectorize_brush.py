@@ -96,3 +96,25 @@ def test_kmnist_brush_characters_keep_their_parts():
         xy = [np.argwhere(skeletonize(m))[:, ::-1] + 0.5 for m in (big > 127, out)]
         scores.append(_f_score(*xy))
     assert np.mean(scores) >= 0.88, scores  # the width-based rules gave ~0.80 (parts dropped)
+
+
+def test_blurred_strokes_are_cut_at_half_contrast_and_keep_their_drawn_width():
+    from PIL import ImageFilter
+
+    from sketchkit.geometry.morphology import otsu_threshold
+    from sketchkit.geometry.raster import ink_intensity
+    from sketchkit.vectorize.pipeline import _ink_threshold
+
+    im = Image.new("L", (200, 120), 255)
+    d = ImageDraw.Draw(im)
+    d.line([(20, 30), (180, 30)], fill=0, width=12)  # a 12 px bar and a 14 px ring, blurred (sigma 4)
+    d.ellipse([75, 55, 125, 105], outline=0, width=14)
+    img = np.asarray(im.filter(ImageFilter.GaussianBlur(4)))
+    ink = ink_intensity(img)
+    otsu = otsu_threshold(ink)
+    # Otsu's split sinks with the blurred edge pixels; half the contrast (paper 0, full ink ~0.9) does not
+    assert otsu < 0.36 and 0.42 < _ink_threshold(ink, otsu) < 0.5
+    sk = vectorize(img, model=False)
+    assert sk.meta["num_strokes"] == 2
+    bar, ring = sk.meta["stroke_widths"]
+    assert abs(bar - 12.0) <= 1.25 and abs(ring - 14.0) <= 1.25, (bar, ring)  # Otsu's mask: 15 and 16.2 px

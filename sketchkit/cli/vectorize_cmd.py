@@ -179,7 +179,7 @@ def vectorize(
     max_degree: int = typer.Option(3, "--max-degree", help="Highest Bézier degree per curve (1..7; 3 keeps SVG exact)."),
     stroke_width: str = typer.Option("auto", "--stroke-width", help="'auto' (estimated) or the line width in px."),
     refine: int = typer.Option(4, "--refine", help="Least-squares refinement steps per curve (0: the better of the model proposal and the chord-length fit, unrefined)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Ink threshold in [0, 1) (default: Otsu)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Ink threshold in [0, 1) (default: half the contrast between paper and full ink)."),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed RMS curve deviation in px (largest: 6x that; default max(0.25, 0.08 * width))."),
     model: Optional[str] = typer.Option(None, "--model", help="Cloud2Curve model directory or name (default: the shipped one); 'none' for least squares only."),
     max_pixels: int = typer.Option(64_000_000, "--max-pixels", help="Refuse images with more pixels than this."),

@@ -7,7 +7,9 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    *before* decoding; images over ``work_pixels`` are box-downscaled by an integer factor (coordinates
    are mapped back to the input's pixel frame), so large scans never exhaust memory.
 2. **Ink mask**: :func:`sketchkit.geometry.raster.ink_mask` (polarity detected: dark-on-light or
-   the reverse; transparent backgrounds handled; Otsu threshold unless ``threshold`` is given).
+   the reverse; transparent backgrounds handled; unless ``threshold`` is given, the threshold is
+   half the contrast between paper and full ink, each level read on its side of Otsu's split,
+   so blurred strokes keep their drawn width).
    Specks smaller than a dot of the stroke width are removed. **Line-drawing check**: images
    that are not line drawings (noise, photos, filled areas, speckle; see :func:`vectorize` for
    the rules and their keyword thresholds) are refused with a one-line ``InputError`` before
