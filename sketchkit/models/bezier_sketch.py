@@ -67,7 +67,8 @@ class BezierSketchConfig(ModelConfig):
     family: ClassVar[str] = "bezier"
     # latent_dim = 0 is allowed here: a decoder-only generator (overrides the generic ">= 1" rule)
     field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0),
-                                                      "random_rotate": NumberRange(0, 180)}
+                                                      "random_rotate": NumberRange(0, 180),
+                                                      "canvas_grid": NumberRange(0)}
 
     # --- stroke embedder -------------------------------------------------------------------
     min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
