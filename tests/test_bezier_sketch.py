@@ -671,3 +671,8 @@ def test_canvas_decoding_feeds_the_features_teacher_forcing_computes():
         means = params.mu[0, torch.arange(len(seq)), best]  # (L, token_dim)
     d = cfg.max_degree
     torch.testing.assert_close(means[:, :2 * d], tokens[0, :, :2 * d], atol=1e-5, rtol=0)
+    # a prefix (completion) starts the canvas from the prefix's ink: greedy decoding from the first
+    # two tokens continues exactly as the whole greedy decode did
+    with torch.no_grad():
+        again = model._decode(cond, generator=None, temperature=0.0, prefix=tokens[:, :2])[0]
+    np.testing.assert_allclose(again, seq, atol=1e-5)
