@@ -58,6 +58,8 @@ def main() -> None:
                     help="full-covariance mixture components (a token's offsets drawn jointly)")
     ap.add_argument("--canvas-grid", type=int, default=0,
                     help="decoder sees a grid x grid occupancy of what it drew so far (0: off)")
+    ap.add_argument("--input-noise", type=float, default=0.0,
+                    help="training: std (token units) of noise on the decoder's past-token inputs")
     ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start the generator from this checkpoint's weights (same model settings)")
@@ -87,7 +89,7 @@ def main() -> None:
         latent_dim=args.latent_dim, kl_weight=args.kl_weight, kl_floor=args.kl_floor,
         kl_anneal_steps=4000, dec_hidden=args.dec_hidden, dropout=args.dropout,
         num_mixtures=args.num_mixtures, random_rotate=args.random_rotate, full_covariance=args.full_covariance,
-        canvas_grid=args.canvas_grid,
+        canvas_grid=args.canvas_grid, input_noise=args.input_noise,
     )
     config = BezierSketchModel.config_for_data(base, train_sk)
     model = BezierSketchModel(config)

@@ -676,3 +676,28 @@ def test_canvas_decoding_feeds_the_features_teacher_forcing_computes():
     with torch.no_grad():
         again = model._decode(cond, generator=None, temperature=0.0, prefix=tokens[:, :2])[0]
     np.testing.assert_allclose(again, seq, atol=1e-5)
+
+
+def test_input_noise_perturbs_only_the_training_inputs():
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("alarm_clock", "circle", "line"),
+                             **{**TINY, "latent_dim": 0})
+    clean = BezierSketchModel(cfg)
+    noisy = BezierSketchModel(cfg.replace(input_noise=0.5))
+    noisy.load_state_dict(clean.state_dict())
+    batch = clean.collate(_labelled(7, 6), stage="generator", generator=torch.Generator().manual_seed(0))
+    for m in (clean, noisy):
+        m.eval()
+    with torch.no_grad():  # evaluation (validation, class posteriors) sees the true past
+        a = clean.loss(batch, stage="generator")["loss"]
+        b = noisy.loss(batch, stage="generator")["loss"]
+    torch.testing.assert_close(a, b)
+    clean.train(), noisy.train()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = clean.loss(batch, stage="generator")["loss"]
+        torch.manual_seed(1)
+        b = noisy.loss(batch, stage="generator")["loss"]
+    assert not torch.isclose(a, b)  # training sees a perturbed past (dropout is 0 here)
+    with pytest.raises(ValueError, match="input_noise"):
+        BezierSketchModel(cfg.replace(input_noise=-0.1))

@@ -68,7 +68,7 @@ class BezierSketchConfig(ModelConfig):
     # latent_dim = 0 is allowed here: a decoder-only generator (overrides the generic ">= 1" rule)
     field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0),
                                                       "random_rotate": NumberRange(0, 180),
-                                                      "canvas_grid": NumberRange(0)}
+                                                      "canvas_grid": NumberRange(0), "input_noise": NumberRange(0)}
 
     # --- stroke embedder -------------------------------------------------------------------
     min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
@@ -106,6 +106,7 @@ class BezierSketchConfig(ModelConfig):
     start_scale: float = 0.5  # absolute stroke start points (unit-box units) are divided by this in tokens
     dropout: float = 0.0  # dropout on decoder outputs (0: data is small, runs are short)
     canvas_grid: int = 0  # decoder also sees a grid x grid occupancy of what it drew so far (0: off; see token_canvas)
+    input_noise: float = 0.0  # training: std (token units) of Gaussian noise on the decoder's past-token inputs
     fitted_prior: bool = False  # VAE: sample from Gaussians fitted per class to the training codes (see latent_prior)
     prior_components: int = 1  # fitted prior: Gaussians per class (k-means clusters of its codes)
     # --- conditioning -------------------------------------------------------------------------
@@ -833,7 +834,15 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
         else:
             z = mu = logvar = tokens.new_zeros(B, 0)
         cond = self._condition(z, classes, B)
-        out, _ = self.decoder(self._decoder_inputs(tokens, cond), self._init_state(cond))  # (B, L, H)
+        # Teacher forcing feeds the true past; sampling feeds the model's own, slightly-off past.
+        # Noise on the past curves' geometry (inputs only, never the targets) trains the decoder
+        # to carry on sensibly from a history that is a little off.
+        past = tokens
+        if self.training and self.config.input_noise > 0:
+            xy = 2 * self.config.max_degree + 2
+            past = torch.cat([tokens[..., :xy] + self.config.input_noise * torch.randn_like(tokens[..., :xy]),
+                              tokens[..., xy:]], -1)
+        out, _ = self.decoder(self._decoder_inputs(past, cond), self._init_state(cond))  # (B, L, H)
         params = self.head(self.dec_dropout(out))
         mask = (torch.arange(L, device=tokens.device)[None] < lengths[:, None]).to(tokens.dtype)  # (B, L)
         nll = -(MixtureDensityHead.log_prob(params, tokens[..., :self.token_dim]) * mask).sum() / mask.sum()
