@@ -24,7 +24,11 @@ Two stages, trained in order by :func:`sketchkit.train.train`:
    a diagonal Gaussian mixture over each token plus a stop bit. The KL term is annealed with the
    training step and floored (sketch-rnn style). ``latent_dim = 0`` drops the encoder and the
    latent: the decoder alone models the sequence (sketch-rnn's "unconditional decoder"), which
-   has no prior to mismatch when sampling.
+   has no prior to mismatch when sampling. Options: ``canvas_grid`` also feeds the decoder an
+   occupancy grid of the curves drawn so far (:mod:`sketchkit.models.token_canvas`);
+   ``input_noise`` perturbs the past tokens it reads in training (not the targets), so it learns
+   to carry on from a slightly-off history, as when sampling; ``fitted_prior`` samples a VAE's
+   latents from Gaussians fitted to its training codes (:mod:`sketchkit.models.latent_prior`).
 
 Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
 it from the training sketches' labels if ``conditional``), a learned class embedding joins the
