@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 import torch
+from _fitted_prior_args import add_prior_arguments, refit_prior
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "kmnist" / "kmnist-test-imgs.npz"
@@ -71,17 +72,11 @@ def main() -> None:
                     help="all curves at once from spread-out starting slots, or one after another")
     ap.add_argument("--cloud", choices=("centreline", "ink"), default="centreline",
                     help="points on the ink's skeleton (thin, even clouds) or on every ink pixel")
-    ap.add_argument("--prior-components", type=int, default=16,
-                    help="Gaussians per class in the fitted prior (k-means clusters of its training codes)")
-    ap.add_argument("--refit-prior-from", type=Path, default=None,
-                    help="no training: give this trained model a --prior-components prior fitted to the "
-                         "train split and write it to --out")
-    ap.add_argument("--standard-prior", action="store_true",
-                    help="sample from N(0, I) instead of Gaussians fitted per class to the training codes")
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    add_prior_arguments(ap, group="class")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -96,12 +91,7 @@ def main() -> None:
     train_set, valid, test = splits["train"], splits["valid"], splits["test"]
     print(f"data: {args.data}: train {len(train_set)}, valid {len(valid)}, test {len(test)}", flush=True)
     if args.refit_prior_from is not None:
-        if args.out is None:
-            raise SystemExit("--refit-prior-from needs --out")
-        model = load_model(args.refit_prior_from).with_prior_components(args.prior_components).eval()
-        model.fit_prior(train_set)
-        model.save_pretrained(args.out)
-        print(f"wrote {args.out}: {args.prior_components} Gaussians per class fitted to {len(train_set)} training codes")
+        refit_prior(args.refit_prior_from, args.out, args.prior_components, train_set, group="class")
         return
 
     config = Cloud2CurveConfig(

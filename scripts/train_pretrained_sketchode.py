@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from _fitted_prior_args import add_prior_arguments, refit_prior
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "vectormnist" / "mnist-stroke-sequences-train-first5000.npz"
@@ -61,17 +62,11 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--min-lr-ratio", type=float, default=0.05, help="cosine schedule: final lr / peak lr")
     parser.add_argument("--val-every", type=int, default=500)
-    parser.add_argument("--standard-prior", action="store_true",
-                        help="sample from N(0, I) instead of Gaussians fitted per class to the training codes")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from this model/checkpoint dir's weights (same model settings): a warm restart")
-    parser.add_argument("--prior-components", type=int, default=16,
-                        help="Gaussians per digit in the fitted prior (k-means clusters of its training codes)")
-    parser.add_argument("--refit-prior-from", type=Path, default=None,
-                        help="no training: take this trained model, give it a --prior-components prior fitted "
-                             "to the train split, and write it to --out")
     parser.add_argument("--unconditional", action="store_true",
                         help="ignore the digit labels (default: condition on them; sample(label=...))")
+    add_prior_arguments(parser, group="digit")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -85,11 +80,7 @@ def main() -> None:
     split = split_sketches(read_digits(args.data))
     train_set, held_out = split["train"], split["valid"]
     if args.refit_prior_from is not None:
-        model = load_model(args.refit_prior_from).with_prior_components(args.prior_components)
-        model.eval()
-        model.fit_prior(train_set)
-        model.save_pretrained(args.out)
-        print(f"wrote {args.out}: {args.prior_components} Gaussians per digit fitted to {len(train_set)} training codes")
+        refit_prior(args.refit_prior_from, args.out, args.prior_components, train_set, group="digit")
         return
     config = SketchODEConfig(n_points=args.n_points, ode_dim=32, dynamics_hidden=128, kl_weight=args.kl_weight,
                              kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,

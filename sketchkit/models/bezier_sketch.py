@@ -1086,13 +1086,12 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
         seqs = [t for t in seqs if len(t)]
         if not sketches:
             raise ValueError("no sketch with strokes to encode")
+        classes = self._class_ids([s.label for s in sketches])  # conditional: every sketch needs a known label
         codes = []
         for i in range(0, len(sketches), batch_size):
-            chunk = sketches[i:i + batch_size]
             tokens, lengths = self._pad_tokens(seqs[i:i + batch_size])
-            classes = self._class_ids([s.label for s in chunk])
-            codes.append(self.encode(tokens.to(self.device), lengths, classes)[0].cpu())
-        classes = self._class_ids([s.label for s in sketches])
+            chunk_classes = None if classes is None else classes[i:i + batch_size]
+            codes.append(self.encode(tokens.to(self.device), lengths, chunk_classes)[0].cpu())
         return torch.cat(codes), None if classes is None else classes.cpu()
 
     @torch.no_grad()
