@@ -121,7 +121,8 @@ def _sample(model, n: int, t: float, names: list[str], seed: int, **kw) -> tuple
         items = []
         for i in range(len(labels)):
             k = intended.count(i)
-            items += model.sample(k, generator=g, temperature=t, label=labels[i], **kw)
+            if k:  # a small --n leaves the last classes without samples
+                items += model.sample(k, generator=g, temperature=t, label=labels[i], **kw)
         return items, [names.index(labels[i]) for i in intended]
     return model.sample(n, generator=g, temperature=t), None
 
@@ -215,7 +216,8 @@ def main() -> None:
     real = [valid[i] for i in np.sort(rng.permutation(len(valid))[: args.n])]  # every class, not the first files
     rows.append(score("real held-out (valid split)", args.items(real), [names.index(str(s.label)) for s in real],
                       judge, ref_feats, ref_images, args))
-    first_bezier = next((m for m in models if getattr(load_model(m), "embed_strokes", None)), None)
+    loaded = {m: load_model(m) for m in models}  # each model read once
+    first_bezier = next((m for m in models if getattr(loaded[m], "embed_strokes", None)), None)
     if raster:
         from sketchkit.vectorize import vectorize
 
@@ -224,7 +226,7 @@ def main() -> None:
         rows.append(score("real, vectorised (sketchkit.vectorize)", vec, [names.index(str(s.label)) for s in real],
                           judge, ref_feats, ref_images, args))
     elif first_bezier is not None:
-        fits = _fits(load_model(first_bezier), real)
+        fits = _fits(loaded[first_bezier], real)
         rows.append(score("real as degree-5 Bézier fits", fits, [names.index(str(s.label)) for s in real],
                           judge, ref_feats, ref_images, args))
     else:  # no curve model to fit with: smoothed strokes show what smooth outputs alone cost
@@ -235,7 +237,7 @@ def main() -> None:
                       judge, ref_feats, ref_images, args))
     recon: dict = {}
     for m in models:
-        model = load_model(m)
+        model = loaded[m]
         model.eval()
         for t in args.temperatures:
             t0 = time.time()
