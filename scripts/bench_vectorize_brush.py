@@ -9,6 +9,10 @@ compared:
   pixel, recall = the reverse; F = 2PR / (P + R).
 * **HD95**: the larger of the two directed 95th-percentile nearest-neighbour distances (px).
 * **width ratio**: ink area of the re-render / ink area of the input (1 = same thickness).
+* **centreline F / HD95** (``c_`` keys): the same two measures between the output's curves
+  themselves (points every 0.5 px) and the input's skeleton, with no re-render. The re-render
+  draws a tapered brush stroke at one width with round caps, which blots junctions and ends;
+  this measure says whether the centrelines are where the strokes are.
 
 Also: median seconds per image (warm, in-process). ``--png DIR`` writes overlays (input grey,
 re-render in red) for looking at.
@@ -63,6 +67,18 @@ def compare(sk_in: np.ndarray, sk_out: np.ndarray, tol: float = 2.0) -> dict[str
     return {"f2": f, "precision": p, "recall": r, "hd95": hd95}
 
 
+def curve_points(sketch, step: float = 0.5) -> np.ndarray:
+    """Points every ~``step`` px along every curve of a ``BezierSketch`` ``(n, 2)``."""
+    from sketchkit.geometry.bezier import evaluate
+
+    out = [np.zeros((0, 2))]
+    for c in sketch.curves:
+        c = np.asarray(c, dtype=np.float64)
+        length = float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum())  # control polygon >= arc length
+        out.append(evaluate(c, np.linspace(0.0, 1.0, max(2, int(np.ceil(length / step)) + 1))))
+    return np.concatenate(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100)
@@ -87,7 +103,9 @@ def main() -> None:
         times.append(time.perf_counter() - t)
         out = render(to_svg(sk), args.size, args.size)
         m_in, m_out = big > 127, out > 0.5
-        row = compare(skeleton_xy(m_in), skeleton_xy(m_out))
+        sk_in = skeleton_xy(m_in)
+        row = compare(sk_in, skeleton_xy(m_out))
+        row.update({f"c_{k}": v for k, v in compare(sk_in, curve_points(sk)).items()})
         row["width_ratio"] = float(m_out.sum() / max(1, m_in.sum()))
         row["index"] = i
         row["strokes"] = int(sk.meta.get("num_strokes", 0))
@@ -103,6 +121,9 @@ def main() -> None:
         "images": len(rows), "start": args.start,
         "f2_mean": float(f.mean()), "f2_median": float(np.median(f)), "f2_min": float(f.min()),
         "hd95_mean": float(hd.mean()), "hd95_median": float(np.median(hd)), "hd95_max": float(hd.max()),
+        "c_f2_mean": float(np.mean([r["c_f2"] for r in rows])),
+        "c_hd95_mean": float(np.mean([r["c_hd95"] for r in rows])),
+        "c_hd95_median": float(np.median([r["c_hd95"] for r in rows])),
         "width_ratio_median": float(np.median([r["width_ratio"] for r in rows])),
         "seconds_per_image_median": float(np.median(times)),
         "worst": sorted(rows, key=lambda r: r["f2"])[:5],

@@ -24,11 +24,11 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    best curve is far off — loops, spirals — at the point farthest from the chord of its ends)
    and both halves are fitted again. All pieces, degrees and starts of a round are fitted in one
    batch (:mod:`sketchkit.geometry.bezier_batch`; ``_fit_pieces`` is the per-piece reference
-   it matches). Before fitting, points move across the line to the ink centroid (sub-pixel
-   centreline from the anti-aliasing); on thin lines (width <= 6 px, where the benchmark showed
-   a gain) free line ends are also extended by half a width (a skeleton stops short of a round
-   cap) and the two sides of a sharp corner meet at their tangents' crossing (a skeleton rounds
-   corners off).
+   it matches). Before fitting, points move across the line to the ink centroid within half a
+   width and a pixel either side (sub-pixel centreline from the anti-aliasing); on thin lines
+   (width <= 6 px, where the benchmark showed a gain) free line ends are also extended by 0.3
+   widths (a skeleton stops short of a round cap's centre) and the two sides of a sharp corner
+   meet at their tangents' crossing (a skeleton rounds corners off).
    The **Cloud2Curve stroke model** (shipped weights, run here in numpy — no torch import, so a
    cold start stays fast) proposes a curve of each degree from the piece's point cloud. The
    proposal competes with the chord-length least-squares curve (end points pinned): both are
