@@ -59,6 +59,8 @@ def main() -> None:
     ap.add_argument("--real", type=int, default=2)
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-class-posterior", type=float, default=0.0,
+                    help="bezier decoder-only models: redraw samples the model itself doubts (as sketchkit sample)")
     ap.add_argument("--cell", type=int, default=72)
     ap.add_argument("-o", "--out", type=Path, default=Path("docs/bezier_classes.png"))
     args = ap.parse_args()
@@ -69,7 +71,8 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
     for name in model.labels:
         real_items += [s for s in test if s.label == name][: args.real]
-        fake_items += model.sample(args.samples, generator=g, temperature=args.temperature, label=name)
+        extra = {"min_class_posterior": args.min_class_posterior} if args.min_class_posterior else {}
+        fake_items += model.sample(args.samples, generator=g, temperature=args.temperature, label=name, **extra)
     if real_items and all(s.is_point_cloud for s in real_items):
         real = _raster_grid(args.data, real_items, columns=args.real, cell=args.cell)
     else:

@@ -60,6 +60,13 @@ def main() -> None:
                     help="decoder sees a grid x grid occupancy of what it drew so far (0: off)")
     ap.add_argument("--input-noise", type=float, default=0.0,
                     help="training: std (token units) of noise on the decoder's past-token inputs")
+    ap.add_argument("--token-head", choices=["joint", "start", "start_chord"], default="joint",
+                    help="joint: one mixture per token; start: start point first, then the shape given it; "
+                         "start_chord: start, chord, then bends (sketchkit.models.token_heads)")
+    ap.add_argument("--start-mixtures", type=int, default=10, help="components of the start (and chord) mixtures")
+    ap.add_argument("--decoder", choices=["lstm", "transformer"], default="lstm")
+    ap.add_argument("--dec-layers", type=int, default=4, help="transformer decoder blocks")
+    ap.add_argument("--dec-heads", type=int, default=4, help="transformer decoder attention heads")
     ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start the generator from this checkpoint's weights (same model settings)")
@@ -90,6 +97,8 @@ def main() -> None:
         kl_anneal_steps=4000, dec_hidden=args.dec_hidden, dropout=args.dropout,
         num_mixtures=args.num_mixtures, random_rotate=args.random_rotate, full_covariance=args.full_covariance,
         canvas_grid=args.canvas_grid, input_noise=args.input_noise,
+        token_head=args.token_head, start_mixtures=args.start_mixtures,
+        decoder=args.decoder, dec_layers=args.dec_layers, dec_heads=args.dec_heads,
     )
     config = BezierSketchModel.config_for_data(base, train_sk)
     model = BezierSketchModel(config)

@@ -701,3 +701,209 @@ def test_input_noise_perturbs_only_the_training_inputs():
     assert not torch.isclose(a, b)  # training sees a perturbed past (dropout is 0 here)
     with pytest.raises(ValueError, match="input_noise"):
         BezierSketchModel(cfg.replace(input_noise=-0.1))
+
+
+# ---------------------------------------------------------------------------------- start-first head
+def test_start_first_head_scores_start_then_shape_and_skips_given_starts():
+    from sketchkit.models.token_heads import StartFirstTokenHead
+
+    torch.manual_seed(0)
+    head = StartFirstTokenHead(8, token_dim=6, start_index=2, num_mixtures=3, start_mixtures=2, n_bits=2,
+                               sigma_min=1e-3)
+    h, tokens = torch.randn(5, 8), torch.randn(5, 6)
+    free, bits = head.token_log_prob(h, tokens, torch.zeros(5, dtype=torch.bool))
+    given, _ = head.token_log_prob(h, tokens, torch.ones(5, dtype=torch.bool))
+    start, rest = tokens[:, 2:4], torch.cat([tokens[:, :2], tokens[:, 4:]], -1)
+    ll_start = MixtureDensityHead.log_prob(head.start(h), start)
+    ll_shape = MixtureDensityHead.log_prob(head.shape(head.given(torch.cat([h, start], -1))), rest)
+    torch.testing.assert_close(free, ll_start + ll_shape)
+    torch.testing.assert_close(given, ll_shape)  # a given start (a continuing curve) is not scored
+    assert bits.shape == (5, 2)
+
+
+def test_start_first_head_draws_the_shape_for_the_start_it_uses():
+    from sketchkit.models.token_heads import StartFirstTokenHead
+
+    torch.manual_seed(0)
+    head = StartFirstTokenHead(8, token_dim=6, start_index=2, num_mixtures=3, start_mixtures=2, n_bits=1,
+                               sigma_min=1e-3)
+    with torch.no_grad():
+        for p in head.given.parameters():
+            p.mul_(4.0)  # a shape that depends strongly on where the curve starts
+        h = torch.randn(4, 8)
+        given = torch.tensor([[3.0, -3.0], [0.0, 0.0], [-3.0, 3.0], [1.0, 1.0]])
+        has = torch.tensor([True, False, True, False])
+        tok, bits = head.draw(h, given, has, generator=None, temperature=0.0)
+        torch.testing.assert_close(tok[has, 2:4], given[has])
+        # greedy: start = most likely start component's mean; shape = the most likely shape mean given it
+        sp = head.start(h)
+        free_start = sp.mu[torch.arange(4), sp.logits.argmax(-1)]
+        torch.testing.assert_close(tok[~has, 2:4], free_start[~has])
+        sh = head.shape(head.given(torch.cat([h, tok[:, 2:4]], -1)))
+        rest = sh.mu[torch.arange(4), sh.logits.argmax(-1)]
+        torch.testing.assert_close(torch.cat([tok[:, :2], tok[:, 4:]], -1), rest)
+        moved = head.draw(h, given + 2.0, has, generator=None, temperature=0.0)[0]
+    assert not torch.allclose(moved[has, :2], tok[has, :2])  # another start, another shape
+
+
+def test_start_first_head_learns_a_shape_that_depends_on_the_start():
+    # Two kinds of curve: starting left they go right, starting right they go left. A shape mixture
+    # of one component can only get this right by reading the start.
+    from sketchkit.models.token_heads import StartFirstTokenHead
+
+    gen = torch.Generator().manual_seed(0)
+    side = torch.where(torch.rand(512, generator=gen) < 0.5, -1.0, 1.0)
+    start = torch.stack([side * 2.0, torch.zeros(512)], -1) + 0.1 * torch.randn(512, 2, generator=gen)
+    offset = -side[:, None] * torch.ones(512, 2) + 0.05 * torch.randn(512, 2, generator=gen)
+    tokens = torch.cat([offset, start], -1)  # (N, 4): shape first, start at index 2
+    torch.manual_seed(0)
+    head = StartFirstTokenHead(4, token_dim=4, start_index=2, num_mixtures=1, start_mixtures=2, n_bits=1,
+                               sigma_min=1e-3)
+    h = torch.zeros(512, 4)  # the same context for every curve: only the start tells them apart
+    opt = torch.optim.Adam(head.parameters(), lr=0.03)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = -head.token_log_prob(h, tokens, torch.zeros(512, dtype=torch.bool))[0].mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        drawn, _ = head.draw(h[:200], torch.zeros(200, 2), torch.zeros(200, dtype=torch.bool),
+                             generator=torch.Generator().manual_seed(1), temperature=0.5)
+    left = drawn[:, 2] < 0
+    assert 40 < int(left.sum()) < 160  # both kinds of start are drawn
+    assert bool((drawn[left, 0] > 0.5).all()) and bool((drawn[~left, 0] < -0.5).all())
+
+
+class TestStartFirstContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_turn=120.0, join_pieces=True, token_head="start",
+                                 start_mixtures=3, canvas_grid=4, labels=("alarm_clock", "circle", "line"),
+                                 **{**TINY, "latent_dim": 0, "max_strokes": 12})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(8, 6)
+
+
+def test_start_first_continuations_start_where_the_previous_piece_ends():
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_turn=120.0, join_pieces=True, token_head="start",
+                             **{**TINY, "latent_dim": 0, "max_strokes": 12})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        model.head.start.proj.bias[-1] = 5.0  # the "next continues" bit nearly always on
+        model.head.start.proj.bias[-2] = -5.0  # the stop bit nearly always off
+    out = model.sample(4, generator=torch.Generator().manual_seed(0), temperature=0.7)
+    joined = 0
+    for s in out:
+        ids = s.meta["stroke_ids"]
+        for i in range(1, s.num_curves):
+            if ids[i] == ids[i - 1]:
+                np.testing.assert_allclose(s.curves[i][0], s.curves[i - 1][-1], atol=1e-5)
+                joined += 1
+    assert joined >= 10
+
+
+def test_start_chord_head_reads_tokens_as_start_chord_and_bends():
+    from sketchkit.models.token_heads import StartChordTokenHead
+
+    torch.manual_seed(0)
+    d = 3
+    head = StartChordTokenHead(8, token_dim=2 * d + 2, start_index=2 * d, num_mixtures=2, degree=d,
+                               start_mixtures=2, n_bits=2, sigma_min=1e-3)
+    tokens = torch.randn(6, 2 * d + 2)
+    start, rest = head._split(tokens)
+    chord, bends = head._chord_split(rest)
+    torch.testing.assert_close(chord, rest.unflatten(-1, (d, 2)).sum(-2))  # the chord is start -> end
+    torch.testing.assert_close(head._chord_join(chord, bends), rest)  # and the change of variables inverts
+    h = torch.randn(6, 8)
+    ll, bits = head.token_log_prob(h, tokens, torch.zeros(6, dtype=torch.bool))
+    expect = (MixtureDensityHead.log_prob(head.start(h), start)
+              + MixtureDensityHead.log_prob(head.chord(head.given(torch.cat([h, start], -1))), chord)
+              + MixtureDensityHead.log_prob(head.shape(head.chord_given(torch.cat([h, start, chord], -1))), bends))
+    torch.testing.assert_close(ll, expect)
+    with torch.no_grad():  # greedy drawing walks the same chain: start, chord given start, bends given both
+        tok, _ = head.draw(h, torch.zeros(6, 2), torch.zeros(6, dtype=torch.bool), generator=None, temperature=0.0)
+        s, r = head._split(tok)
+        c, b = head._chord_split(r)
+        cp = head.chord(head.given(torch.cat([h, s], -1)))
+        torch.testing.assert_close(c, cp.mu[torch.arange(6), cp.logits.argmax(-1)])
+        bp = head.shape(head.chord_given(torch.cat([h, s, c], -1)))
+        torch.testing.assert_close(b, bp.mu[torch.arange(6), bp.logits.argmax(-1)])
+
+
+class TestStartChordContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_turn=120.0, join_pieces=True,
+                                 token_head="start_chord", start_mixtures=3, labels=("alarm_clock", "circle", "line"),
+                                 **{**TINY, "latent_dim": 0, "max_strokes": 12})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(9, 6)
+
+
+def test_unknown_token_head_is_refused():
+    with pytest.raises(ValueError, match="token_head"):
+        BezierSketchConfig(token_head="chord_first")
+
+
+# ---------------------------------------------------------------------------------- transformer decoder
+def test_causal_transformer_steps_match_the_whole_sequence_and_never_look_ahead():
+    from sketchkit.models.causal_transformer import CausalTransformer
+
+    torch.manual_seed(0)
+    dec = CausalTransformer(6, 16, layers=2, heads=4).eval()
+    x = torch.randn(3, 7, 6)
+    with torch.no_grad():
+        whole, hist = dec(x, dec.empty_state(3, x))
+        state, steps = dec.empty_state(3, x), []
+        for t in range(7):
+            out, state = dec(x[:, t:t + 1], state)
+            steps.append(out)
+        later = x.clone()
+        later[:, 4:] += 5.0
+        changed, _ = dec(later, dec.empty_state(3, x))
+    torch.testing.assert_close(torch.cat(steps, 1), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(hist, x)
+    torch.testing.assert_close(changed[:, :4], whole[:, :4], atol=1e-5, rtol=0)  # the past ignores the future
+    assert not torch.allclose(changed[:, 4:], whole[:, 4:])
+    with pytest.raises(ValueError, match="heads"):
+        CausalTransformer(6, 10, layers=1, heads=4)
+
+
+class TestTransformerContract(ModelContract):
+    def make_model(self):
+        cfg = BezierSketchConfig(min_degree=3, max_degree=3, split_turn=120.0, join_pieces=True, token_head="start",
+                                 decoder="transformer", dec_layers=2, dec_heads=2, canvas_grid=4,
+                                 labels=("alarm_clock", "circle", "line"),
+                                 **{**TINY, "latent_dim": 0, "max_strokes": 12})
+        return BezierSketchModel(cfg)
+
+    def make_sketches(self):
+        return _labelled(10, 6)
+
+
+def test_transformer_decoding_matches_teacher_forcing():
+    # greedy decoding one step at a time must see what teacher forcing on the decoded tokens sees
+    torch.manual_seed(0)
+    cfg = BezierSketchConfig(min_degree=3, max_degree=3, labels=("a", "b"), canvas_grid=4, decoder="transformer",
+                             dec_layers=2, dec_heads=2, **{**TINY, "latent_dim": 0, "max_strokes": 8})
+    model = BezierSketchModel(cfg).eval()
+    with torch.no_grad():
+        for p in model.head.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+        model.head.proj.bias[-2] = -5.0  # the stop bit off: decode to max_strokes
+        cond = model._condition(None, torch.tensor([1]), 1)
+        seq = model._decode(cond, generator=None, temperature=0.0)[0]
+        assert len(seq) == cfg.max_strokes
+        tokens = torch.from_numpy(seq)[None]
+        out, _ = model.decoder(model._decoder_inputs(tokens, cond), model._init_state(cond))
+        params = model.head(out)
+        means = params.mu[0, torch.arange(len(seq)), params.logits.argmax(-1)[0]]
+        again = model._decode(cond, generator=None, temperature=0.0, prefix=tokens[:, :2])[0]
+    d = cfg.max_degree
+    torch.testing.assert_close(means[:, :2 * d], tokens[0, :, :2 * d], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(again, seq, atol=1e-5)
+    with pytest.raises(ValueError, match="decoder"):
+        BezierSketchConfig(decoder="gru")

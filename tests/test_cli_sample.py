@@ -77,3 +77,37 @@ def test_class_on_a_model_without_classes(toy, tmp_path, capsys):
     unconditional = tiny_bezier(tmp_path, ())
     code, _, err = run_cli(["sample", unconditional, "--class", "cat", "-o", tmp_path / "c.svg"], capsys)
     assert code == 2 and err.count("\n") == 1 and "unconditional" in err, err
+
+
+def test_min_class_posterior_redraws_by_the_models_own_posterior(tmp_path, capsys):
+    from sketchkit.models.base import load_model
+    from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
+
+    torch.manual_seed(0)
+    config = BezierSketchConfig(min_degree=3, max_degree=3, labels=("apple", "cat"), embed_hidden=8, embed_latent=8,
+                                dec_hidden=8, latent_dim=0, num_mixtures=2, max_strokes=3)
+    folder = BezierSketchModel(config).save_pretrained(tmp_path / "decoder_only")
+    args = ["sample", folder, "-n", "3", "--class", "cat", "-t", "0.5", "--min-class-posterior", "0.9"]
+    code, out, err = run_cli(args + ["-o", tmp_path / "a.svg"], capsys)
+    assert code == 0 and "wrote 3 sample(s)" in out, err
+    # the CLI draws what the Python call with the same seed draws
+    model = load_model(folder).eval()
+    expect = model.sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5, label="cat",
+                          min_class_posterior=0.9)
+    assert all("class_posterior" in s.meta for s in expect)
+    from sketchkit.api import save_samples
+
+    save_samples(expect, tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+    code, _, err = run_cli(["sample", folder, "--min-class-posterior", "1.5", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "[0, 1]" in err, err
+
+
+def test_min_class_posterior_on_a_model_without_one(conditional_bezier, toy, tmp_path, capsys):
+    # a VAE cannot compute its class posterior; the toy family has no such option at all
+    code, _, err = run_cli(["sample", conditional_bezier, "--min-class-posterior", "0.9", "-o", tmp_path / "c.svg"],
+                           capsys)
+    assert code == 2 and err.count("\n") == 1 and "--min-class-posterior" in err and "decoder-only" in err, err
+    code, _, err = run_cli(["sample", toy, "--min-class-posterior", "0.9", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "has no class posterior" in err, err
+    assert not (tmp_path / "c.svg").exists()

@@ -40,6 +40,10 @@ def sample_command(
     cell: int = typer.Option(128, "--cell", help="Grid cell size in pixels."),
     stroke_width: float = typer.Option(2.0, "--stroke-width", help="Line width in output pixels."),
     label: Optional[str] = typer.Option(None, "--class", help="Class to draw (class-conditional models; see the model card).", show_default=False),
+    min_class_posterior: float = typer.Option(
+        0.0, "--min-class-posterior",
+        help="Class-conditional bezier models: redraw a sample (up to 8 draws) while the model's own "
+             "p(class | sketch) is below this (0: off; the model card gives the measured effect)."),
 ) -> None:
     """Sample N sketches from MODEL and render them to an SVG/PNG grid or a folder of SVGs."""
     if n < 1:
@@ -52,40 +56,52 @@ def sample_command(
         raise InputError(f"--cell: expected a positive number of pixels, got {cell}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"--device: expected auto, cpu or cuda, got {device!r}")
+    if not 0.0 <= min_class_posterior <= 1.0:
+        raise InputError(f"--min-class-posterior: expected a number in [0, 1], got {min_class_posterior}")
     check_output(output)
     from sketchkit.api import load, sample, save_samples
 
-    if label is None:
+    if label is None and not min_class_posterior:
         items = sample(model, n, seed=seed, temperature=temperature, device=device)
     else:
-        items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature)
+        items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature,
+                              min_class_posterior=min_class_posterior)
     paths = save_samples(items, output, columns=columns, cell=cell, stroke_width=stroke_width)
     where = paths[0] if len(paths) == 1 else f"{output}/ ({len(paths)} files)"
     typer.echo(f"wrote {len(items)} sample(s) to {where}")
 
 
-def _sample_class(loaded, name: str, label: str, n: int, *, seed: int, temperature: float) -> list:
-    """``n`` samples of class ``label`` (same seeding as :func:`sketchkit.api.sample`)."""
+def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, temperature: float,
+                  min_class_posterior: float = 0.0) -> list:
+    """``n`` samples of class ``label`` (``None``: classes drawn by the model), optionally redrawn
+    by the model's own class posterior (same seeding as :func:`sketchkit.api.sample`)."""
     import inspect
 
     import torch
 
     family = loaded.config.family
     try:
-        accepts = "label" in inspect.signature(loaded.sample).parameters
+        params = inspect.signature(loaded.sample).parameters
     except (TypeError, ValueError):
-        accepts = False
-    if not accepts:
-        raise InputError(f"--class: the {family!r} model ({name}) cannot sample a chosen class")
-    known = tuple(getattr(loaded, "labels", ()) or ())
-    if not known:
-        raise InputError(f"--class: {name} is unconditional (trained without class labels); omit --class")
+        params = {}
+    options = {}
+    if label is not None:
+        if "label" not in params:
+            raise InputError(f"--class: the {family!r} model ({name}) cannot sample a chosen class")
+        if not tuple(getattr(loaded, "labels", ()) or ()):
+            raise InputError(f"--class: {name} is unconditional (trained without class labels); omit --class")
+        options["label"] = label
+    if min_class_posterior:
+        if "min_class_posterior" not in params:
+            raise InputError(f"--min-class-posterior: the {family!r} model ({name}) has no class posterior")
+        options["min_class_posterior"] = float(min_class_posterior)
     loaded.eval()
     generator = torch.Generator().manual_seed(int(seed))
     try:
-        return list(loaded.sample(n, generator=generator, temperature=float(temperature), label=label))
-    except ValueError as exc:  # unknown class: the model's message lists the known ones
-        raise InputError(f"--class {label!r}: {' '.join(str(exc).split())}") from None
+        return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
+    except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
+        flag = f"--class {label!r}" if label is not None and "class" in str(exc) else "--min-class-posterior"
+        raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -118,7 +118,7 @@ _INT_RULES: tuple[tuple[tuple[str, ...], NumberRange], ...] = (
     (("*_steps", "*_every"), _AT_LEAST_0),
     (("*_points",), NumberRange(2)),
     (("hidden", "latent", "*_hidden", "*_dim", "*_layers", "*_latent", "*_width", "*_widths", "*_samples",
-      "*_mixtures", "*_components", "*_cells", "*_basis", "*_size", "*_degree", "*_strokes", "num_*", "max_*", "min_*",
+      "*_mixtures", "*_heads", "*_components", "*_cells", "*_basis", "*_size", "*_degree", "*_strokes", "num_*", "max_*", "min_*",
       "n_*"),
      _AT_LEAST_1),
 )

@@ -57,9 +57,12 @@ from sketchkit.models import conditioning
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.base import NumberRange, check_sample_args
 from sketchkit.models.latent_prior import FittedPriorMixin
-from sketchkit.models.layers import MixtureDensityHead
+from sketchkit.models.causal_transformer import CausalTransformer
 from sketchkit.models.token_canvas import CanvasFeatures
+from sketchkit.models.token_heads import JointTokenHead, StartChordTokenHead, StartFirstTokenHead
 from sketchkit.sketch import BezierSketch, Sketch
+
+TOKEN_HEADS = ("joint", "start", "start_chord")
 
 __all__ = ["BezierSketchConfig", "BezierSketchModel", "EmbeddedStrokes", "estimate_token_scales"]
 
@@ -95,10 +98,17 @@ class BezierSketchConfig(ModelConfig):
 
     # --- generator ---------------------------------------------------------------------------
     enc_hidden: int = 128  # encoder BiLSTM hidden per direction (public 256; token sequences are short, <= max_strokes)
-    dec_hidden: int = 256  # decoder LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
+    dec_hidden: int = 256  # decoder width: LSTM hidden (public 512; 256 trains ~3x faster on one CPU thread)
+    decoder: str = "lstm"  # "lstm", or "transformer": causal self-attention over every earlier step (causal_transformer)
+    dec_layers: int = 4  # transformer decoder: blocks
+    dec_heads: int = 4  # transformer decoder: attention heads (divide dec_hidden)
     latent_dim: int = 128  # VAE latent (public 512; ours smaller for CPU and small data)
     num_mixtures: int = 8  # Gaussian components per token (public 3; more captures control-point correlations)
     full_covariance: bool = False  # full-covariance components (offsets drawn jointly); on SPG: better NLL, worse samples (README)
+    # token_head: "joint" = one mixture over the whole token; "start" = the start point first (own 2-D
+    # mixture), then the shape given it; "start_chord" = start, then chord, then bends (see token_heads)
+    token_head: str = "joint"
+    start_mixtures: int = 10  # "start" / "start_chord": components of the start (and chord) mixtures
     max_strokes: int = 40  # longest token sequence, in pieces (training truncates, sampling stops here)
     sigma_min: float = 1e-3  # lower clamp on mixture sigmas (token units) for NaN-free likelihoods
     kl_weight: float = 0.5  # final KL weight (sketch-rnn: 0.5)
@@ -117,6 +127,14 @@ class BezierSketchConfig(ModelConfig):
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
     class_dim: int = 32  # size of the learned class embedding
+
+    def __post_init__(self) -> None:
+        if self.token_head not in TOKEN_HEADS:
+            raise ValueError(f"token_head: expected one of {list(TOKEN_HEADS)}, got {self.token_head!r}")
+        if self.decoder not in ("lstm", "transformer"):
+            raise ValueError(f"decoder: expected 'lstm' or 'transformer', got {self.decoder!r}")
+        if self.decoder == "transformer" and self.dec_hidden % self.dec_heads:
+            raise ValueError(f"dec_hidden ({self.dec_hidden}) must be a multiple of dec_heads ({self.dec_heads})")
 
 
 @dataclass
@@ -240,14 +258,26 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
         else:
             self.encoder = self.to_latent = None
         # -> tanh -> (h0, c0); without any condition the initial state is learned directly
-        self.dec_init = nn.Linear(self.cond_dim, 2 * c.dec_hidden) if self.cond_dim else None
-        self.dec_init_state = None if self.cond_dim else nn.Parameter(torch.zeros(2 * c.dec_hidden))
+        recurrent = c.decoder == "lstm"  # a transformer reads the condition from its inputs alone
+        self.dec_init = nn.Linear(self.cond_dim, 2 * c.dec_hidden) if self.cond_dim and recurrent else None
+        self.dec_init_state = None if self.cond_dim or not recurrent else nn.Parameter(torch.zeros(2 * c.dec_hidden))
         self.canvas = (CanvasFeatures(c.canvas_grid, d, c.offset_scale, c.start_scale) if c.canvas_grid else None)
         canvas_dim = self.canvas.dim if self.canvas is not None else 0
-        self.decoder = nn.LSTM(self.seq_dim + 1 + canvas_dim + self.cond_dim, c.dec_hidden, batch_first=True)
+        dec_in = self.seq_dim + 1 + canvas_dim + self.cond_dim
+        if recurrent:
+            self.decoder = nn.LSTM(dec_in, c.dec_hidden, batch_first=True)
+        else:
+            self.decoder = CausalTransformer(dec_in, c.dec_hidden, c.dec_layers, c.dec_heads, dropout=c.dropout)
         self.dec_dropout = nn.Dropout(c.dropout)
-        self.head = MixtureDensityHead(c.dec_hidden, self.token_dim, c.num_mixtures, n_bits=2 if c.join_pieces else 1,
-                                       sigma_min=c.sigma_min, full_covariance=c.full_covariance)
+        head_args = dict(n_bits=2 if c.join_pieces else 1, sigma_min=c.sigma_min, full_covariance=c.full_covariance)
+        if c.token_head == "start":
+            self.head = StartFirstTokenHead(c.dec_hidden, self.token_dim, 2 * d, c.num_mixtures,
+                                            start_mixtures=c.start_mixtures, **head_args)
+        elif c.token_head == "start_chord":
+            self.head = StartChordTokenHead(c.dec_hidden, self.token_dim, 2 * d, c.num_mixtures, degree=d,
+                                            start_mixtures=c.start_mixtures, **head_args)
+        else:
+            self.head = JointTokenHead(c.dec_hidden, self.token_dim, 2 * d, c.num_mixtures, **head_args)
         self._token_cache: dict[int, tuple[Sketch, int, np.ndarray]] = {}
         self._embed_version = 0
         if c.latent_dim:
@@ -812,7 +842,11 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
             parts.append(self.canvas.before_each(tokens))
         return torch.cat(parts + [cond[:, None, :].expand(B, L, cond.shape[-1])], -1)
 
-    def _init_state(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _init_state(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+        """Decoder state before the first step: LSTM ``(h0, c0)`` from the condition, or an empty
+        transformer history."""
+        if isinstance(self.decoder, CausalTransformer):
+            return self.decoder.empty_state(cond.shape[0], cond)
         if self.dec_init is None:
             hc = torch.tanh(self.dec_init_state).expand(cond.shape[0], -1)
         else:
@@ -847,15 +881,16 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
             past = torch.cat([tokens[..., :xy] + self.config.input_noise * torch.randn_like(tokens[..., :xy]),
                               tokens[..., xy:]], -1)
         out, _ = self.decoder(self._decoder_inputs(past, cond), self._init_state(cond))  # (B, L, H)
-        params = self.head(self.dec_dropout(out))
+        ll, bits = self.head.token_log_prob(self.dec_dropout(out), tokens[..., :self.token_dim],
+                                            self._continues(tokens))
         mask = (torch.arange(L, device=tokens.device)[None] < lengths[:, None]).to(tokens.dtype)  # (B, L)
-        nll = -(MixtureDensityHead.log_prob(params, tokens[..., :self.token_dim]) * mask).sum() / mask.sum()
+        nll = -(ll * mask).sum() / mask.sum()
         stop_target = (torch.arange(L, device=tokens.device)[None] == (lengths[:, None] - 1)).to(tokens.dtype)
-        bce = nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], stop_target, reduction="none")
+        bce = nn.functional.binary_cross_entropy_with_logits(bits[..., 0], stop_target, reduction="none")
         stop = (bce * mask).sum() / mask.sum()
         if self.config.join_pieces:  # "the next token continues this stroke", wherever a next token exists
             inner = mask * (1.0 - stop_target)
-            bce = nn.functional.binary_cross_entropy_with_logits(params.bits[..., 1], tokens[..., -1], reduction="none")
+            bce = nn.functional.binary_cross_entropy_with_logits(bits[..., 1], tokens[..., -1], reduction="none")
             stop = stop + (bce * inner).sum() / inner.sum().clamp_min(1.0)
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)).mean()
         w = self.kl_weight_at(step)
@@ -866,6 +901,13 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
             loss = loss + w * torch.clamp(kl / self.config.latent_dim, min=self.config.kl_floor)
         return {"loss": loss, "nll": nll.detach(), "stop": stop.detach(), "kl": kl.detach(),
                 "kl_weight": torch.tensor(w)}
+
+    def _continues(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` bool: token continues the previous token's stroke (its start is that curve's end)."""
+        cont = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        if self.config.join_pieces:
+            cont[:, 1:] = tokens[:, :-1, -1] > 0.5
+        return cont
 
     def _decode(self, z: torch.Tensor, *, generator: torch.Generator | None, temperature: float,
                 prefix: torch.Tensor | None = None, max_strokes: int | None = None) -> list[np.ndarray]:
@@ -897,23 +939,20 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
             if self.canvas is not None:
                 parts += [self.canvas.occupancy(counts), prev_end]
             out, state = self.decoder(torch.cat(parts + [z], -1)[:, None], state)
-            params = self.head(out[:, 0])
-            params = params.to("cpu")
-            tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature)  # (B, T), CPU
+            prev_cpu = prev.cpu()
+            cont = (prev_cpu[:, -1] > 0.5) if self.config.join_pieces else torch.zeros(B, dtype=torch.bool)
+            # A curve that continues the previous one's stroke starts where that one ended.
+            tok, bit_logits = self.head.draw(out[:, 0], self._token_end(prev_cpu), cont,
+                                             generator=generator, temperature=temperature)  # (B, T), CPU
             # The stop / continue bits are drawn at their own probabilities, not sharpened by the
             # temperature: a stop of probability 0.3 sharpened at T = 0.3 almost never fires, and
             # low-temperature samples ran on to max_strokes as tangles of small curves.
-            bits = torch.sigmoid(params.bits) if temperature > 0 else None
             if temperature > 0:
-                drawn = torch.rand(B, params.bits.shape[-1], generator=generator) < bits
+                drawn = torch.rand(B, bit_logits.shape[-1], generator=generator) < torch.sigmoid(bit_logits)
             else:
-                drawn = params.bits > 0
+                drawn = bit_logits > 0
             stop = drawn[:, 0]
             if self.config.join_pieces:
-                prev_cpu = prev.cpu()
-                cont = prev_cpu[:, -1] > 0.5  # this token continues the previous one's stroke
-                tok = tok.clone()
-                tok[cont, 2 * self.config.max_degree:2 * self.config.max_degree + 2] = self._token_end(prev_cpu[cont])
                 tok = torch.cat([tok, (drawn[:, 1] & ~stop).to(tok.dtype)[:, None]], -1)
             for i in range(B):
                 if not done[i]:
@@ -1044,14 +1083,13 @@ class BezierSketchModel(conditioning.ClassConditional, FittedPriorMixin, SketchM
         classes = torch.arange(C, device=self.device).repeat(B)
         cond = self._condition(None, classes, B * C)
         h, _ = self.decoder(self._decoder_inputs(rep, cond), self._init_state(cond))
-        params = self.head(h)
         mask = (torch.arange(L, device=self.device)[None] < lengths.repeat_interleave(C)[:, None]).float()
-        ll = MixtureDensityHead.log_prob(params, rep[..., :self.token_dim])  # (B * C, L)
+        ll, bits = self.head.token_log_prob(h, rep[..., :self.token_dim], self._continues(rep))  # (B * C, L)
         last = (torch.arange(L, device=self.device)[None] == (lengths.repeat_interleave(C)[:, None] - 1)).float()
-        ll = ll - nn.functional.binary_cross_entropy_with_logits(params.bits[..., 0], last, reduction="none")
+        ll = ll - nn.functional.binary_cross_entropy_with_logits(bits[..., 0], last, reduction="none")
         if self.config.join_pieces:
             ll = ll - nn.functional.binary_cross_entropy_with_logits(
-                params.bits[..., 1], rep[..., -1], reduction="none") * (1.0 - last)
+                bits[..., 1], rep[..., -1], reduction="none") * (1.0 - last)
         log_px = (ll * mask).sum(1).view(B, C)
         out[keep] = torch.softmax(log_px, -1).cpu()
         return out
