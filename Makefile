@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 --temperature 0.3 -o out/sketchode_samples.svg
 	$(BIN)/sketchkit sample cloud2curve -n 16 --seed 0 --temperature 0.5 -o out/cloud2curve_samples.svg
 	$(BIN)/sketchkit sample cloud2curve_kmnist --class 6 -n 8 --seed 0 --temperature 0.5 -o out/kmnist_ma.svg
-	@echo "wrote out/cat.svg, out/bezier_{airplane,face,candle}.svg, out/{sketchode,cloud2curve}_samples.svg and out/kmnist_ma.svg"
+	@echo "wrote out/cat.svg, out/bezier_{pig,ambulance,face}.svg, out/{sketchode,cloud2curve}_samples.svg and out/kmnist_ma.svg"
 
 test: setup
 	$(BIN)/python -m pytest -q -ra
