@@ -28,7 +28,11 @@ Two stages, trained in order by :func:`sketchkit.train.train`:
    occupancy grid of the curves drawn so far (:mod:`sketchkit.models.token_canvas`);
    ``input_noise`` perturbs the past tokens it reads in training (not the targets), so it learns
    to carry on from a slightly-off history, as when sampling; ``fitted_prior`` samples a VAE's
-   latents from Gaussians fitted to its training codes (:mod:`sketchkit.models.latent_prior`).
+   latents from Gaussians fitted to its training codes (:mod:`sketchkit.models.latent_prior`);
+   ``decoder="transformer"`` replaces the LSTM decoder by a causal transformer that attends to
+   every earlier step (:mod:`sketchkit.models.causal_transformer`); ``token_head="start"`` draws
+   each curve's start point from its own mixture before its shape, ``"start_chord"`` then the
+   chord before the bends (:mod:`sketchkit.models.token_heads`).
 
 Class conditioning: when ``config.labels`` names two or more classes (``config_for_data`` fills
 it from the training sketches' labels if ``conditional``), a learned class embedding joins the
