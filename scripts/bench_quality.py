@@ -15,7 +15,9 @@ temperature — is scored on:
 * ``prec`` / ``rec``: k-NN precision / recall (k = 3) against the test drawings;
 * ``C2ST``: held-out accuracy of a fresh CNN telling the row from the test drawings (0.5 = the
   same distribution);
-* ``strokes``: mean strokes (curves) per sketch, with the histogram in the JSON.
+* ``strokes``: mean strokes (curves) per sketch, with the histogram in the JSON;
+* ``NN-train``: median distance in the judge's features from an item to its nearest training
+  item; real held-out items set the reference, and a model far below it copies its training set.
 
 Reproducible: the split, the judge, the samples and the two-sample tests are seeded.
 
@@ -50,7 +52,8 @@ import sketchkit.data
 from sketchkit.data.splits import split_sketches
 from sketchkit.models.base import load_model
 from sketchkit.quality import (SketchJudge, centreline_images, class_entropy, classifier_two_sample_test,
-                               frechet_distance, precision_recall, random_scribbles, rasterize_batch, train_judge)
+                               frechet_distance, nearest_distances, precision_recall, random_scribbles, rasterize_batch,
+                               train_judge)
 from sketchkit.sketch import BezierSketch, Sketch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,6 +107,7 @@ def score(name: str, items: list, intended: list[int] | None, judge: SketchJudge
         row["conf"] = float((pmax >= 0.9).mean())
     row["H"] = class_entropy(probs)
     row["FD"] = frechet_distance(feats, ref_feats)
+    row["nn_train"] = float(np.median(nearest_distances(feats, args.train_feats)))
     row["prec"], row["rec"] = precision_recall(ref_feats, feats, k=3)
     row["C2ST"] = classifier_two_sample_test(images, ref_images, seed=args.seed, epochs=args.c2st_epochs)
     counts = [c for c in (_strokes(s) for s in items) if c is not None]
@@ -154,7 +158,7 @@ def _smoothed(sketch: Sketch, window: int = 7) -> Sketch:
 def _fmt_row(r: dict) -> str:
     acc = f"{r['acc']:.3f}" if "acc" in r else "  -  "
     return (f"| {r['row']} | {acc} | {r['conf']:.3f} | {r['H']:.2f} | {r['FD']:.1f} | {r['prec']:.3f} | "
-            f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} |")
+            f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} | {r.get('nn_train', float('nan')):.2f} |")
 
 
 def main() -> None:
@@ -208,6 +212,7 @@ def main() -> None:
     test, valid = splits["test"], splits["valid"]
     ref_images = args.imager(args.items(test))
     ref_feats = judge.features(ref_images)
+    args.train_feats = judge.features(args.imager(args.items(splits["train"])))
     test_acc = float((judge.predict_proba(ref_images).argmax(1) == [names.index(str(s.label)) for s in test]).mean())
     print(f"judge held-out accuracy (test split): {test_acc:.3f}")
 
@@ -267,12 +272,13 @@ def main() -> None:
               "test_stroke_hist": {} if raster else dict(sorted(Counter(_strokes(s) for s in test).items())),
               "test_strokes_mean": float("nan") if raster else float(np.mean([_strokes(s) for s in test])),
               "rows": rows, "reconstruction": recon, "seconds": time.time() - t_start,
-              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not callable(v)}}
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                           if not callable(v) and k != "train_feats"}}
     args.out.write_text(json.dumps(result, indent=2))
     strokes = "" if raster else f"; test drawings: {result['test_strokes_mean']:.2f} strokes on average"
     print(f"\njudge held-out accuracy {test_acc:.3f}{strokes}")
-    print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes | NN-train |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(_fmt_row(r))
     print(f"\nwrote {args.out} ({time.time() - t_start:.0f} s)")

@@ -123,3 +123,15 @@ def test_centreline_images_draw_a_brush_scan_and_a_thin_curve_of_one_shape_alike
     # the style is thin: about as much ink as the plain thin rendering of the L, far less than the scan
     thin = rasterize_batch([line], size=32)[0, 0] > 0.3
     assert ink[0].sum() < 2.0 * thin.sum()
+
+
+def test_nearest_distances_find_each_points_nearest_neighbour():
+    from sketchkit.quality import nearest_distances
+
+    support = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
+    queries = np.array([[0.0, 0.0], [3.0, 0.0], [9.0, 1.0], [3.0, 5.0]])
+    np.testing.assert_allclose(nearest_distances(queries, support, chunk=3), [0.0, 3.0, np.sqrt(2.0), 1.0], atol=1e-9)
+    x = np.random.default_rng(0).normal(size=(50, 8))
+    np.testing.assert_allclose(nearest_distances(x, x), 0.0, atol=1e-6)  # every point is in the support
+    with pytest.raises(ValueError, match="feature sizes"):
+        nearest_distances(queries, np.zeros((3, 3)))

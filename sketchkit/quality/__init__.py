@@ -13,8 +13,9 @@
 
 from sketchkit.quality.images import centreline_images, rasterize_batch
 from sketchkit.quality.judge import JudgeConfig, SketchJudge, train_judge
-from sketchkit.quality.metrics import class_entropy, classifier_two_sample_test, frechet_distance, precision_recall
+from sketchkit.quality.metrics import (class_entropy, classifier_two_sample_test, frechet_distance, nearest_distances,
+                                       precision_recall)
 from sketchkit.quality.scribbles import random_scribbles
 
 __all__ = ["rasterize_batch", "centreline_images", "JudgeConfig", "SketchJudge", "train_judge", "frechet_distance",
-           "precision_recall", "classifier_two_sample_test", "class_entropy", "random_scribbles"]
+           "precision_recall", "classifier_two_sample_test", "class_entropy", "nearest_distances", "random_scribbles"]

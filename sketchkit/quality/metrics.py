@@ -5,7 +5,9 @@
 * :func:`precision_recall` — k-NN manifold precision and recall (Kynkäänniemi et al. 2019);
 * :func:`classifier_two_sample_test` — accuracy of a fresh classifier telling two image sets
   apart on held-out halves (Lopez-Paz & Oquab 2017): 0.5 = indistinguishable;
-* :func:`class_entropy` — entropy (bits) of the judge's predicted class histogram.
+* :func:`class_entropy` — entropy (bits) of the judge's predicted class histogram;
+* :func:`nearest_distances` — each sample's distance to its nearest training item (a sample set
+  much closer to the training set than held-out real items are copies it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import warnings
 import numpy as np
 from scipy import linalg
 
-__all__ = ["frechet_distance", "precision_recall", "classifier_two_sample_test", "class_entropy"]
+__all__ = ["frechet_distance", "precision_recall", "classifier_two_sample_test", "class_entropy", "nearest_distances"]
 
 
 def _check_features(x: np.ndarray, name: str) -> np.ndarray:
@@ -56,6 +58,21 @@ def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
 def _covered(queries: np.ndarray, support: np.ndarray, radii: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.maximum(((queries[:, None, :] - support[None, :, :]) ** 2).sum(-1), 0.0))
     return (d <= radii[None, :]).any(1)
+
+
+def nearest_distances(queries: np.ndarray, support: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+    """Euclidean distance ``(n,)`` from each of ``queries`` ``(n, d)`` to its nearest row of
+    ``support`` ``(m, d)``, computed ``chunk`` queries at a time (memory ``chunk x m``)."""
+    queries, support = _check_features(queries, "queries"), _check_features(support, "support")
+    if queries.shape[1] != support.shape[1]:
+        raise ValueError(f"feature sizes differ: {queries.shape[1]} vs {support.shape[1]}")
+    sq = (support ** 2).sum(1)
+    out = []
+    for i in range(0, len(queries), chunk):
+        q = queries[i:i + chunk]
+        d2 = (q ** 2).sum(1)[:, None] + sq[None, :] - 2.0 * q @ support.T
+        out.append(np.sqrt(np.maximum(d2.min(1), 0.0)))
+    return np.concatenate(out)
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 3) -> tuple[float, float]:
