@@ -50,6 +50,10 @@ def main() -> None:
                       checkpoint_every=3, num_samples=0, stream_buffer=5)
     train(model, ShardStream(shards), config=cfg, run_dir=run_dir, resume=resume)
     (run_dir / f"hash_rank{rank}.txt").write_text(weights_hash(model))
+    # An orderly end: both ranks meet, then the group is torn down before interpreter shutdown
+    # (left to the atexit hook, a rank's gloo threads could still be joinable at exit and abort it).
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
