@@ -1,7 +1,7 @@
 """Output heads of the BézierSketch generator: a distribution over one curve token per step.
 
 A token is ``[shape..., start_x, start_y, extra...]``: the control-point offsets, the curve's
-absolute start point, and (rational curves) log weights. Two heads share one interface:
+absolute start point, and (rational curves) log weights. The heads share one interface:
 
 - :class:`JointTokenHead`: one diagonal (or full-covariance) Gaussian mixture over the whole
   token. Its components must cover *where* a curve starts and *what* it looks like at once, so
@@ -13,7 +13,7 @@ absolute start point, and (rational curves) log weights. Two heads share one int
 - :class:`StartChordTokenHead`: as the start-first head, with the chord (where the curve ends)
   drawn next, then the bends given start and chord.
 
-Both score tokens with :meth:`token_log_prob` (training, class posteriors) and draw them with
+Each scores tokens with :meth:`token_log_prob` (training, class posteriors) and draw them with
 :meth:`draw` (sampling), and emit the Bernoulli bit logits (stop, continue) alongside.
 """
 
