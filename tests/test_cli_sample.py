@@ -108,6 +108,9 @@ def test_min_class_posterior_on_a_model_without_one(conditional_bezier, toy, tmp
     code, _, err = run_cli(["sample", conditional_bezier, "--min-class-posterior", "0.9", "-o", tmp_path / "c.svg"],
                            capsys)
     assert code == 2 and err.count("\n") == 1 and "--min-class-posterior" in err and "decoder-only" in err, err
+    code, _, err = run_cli(["sample", conditional_bezier, "--class", "cat", "--min-class-posterior", "0.9",
+                            "-o", tmp_path / "c.svg"], capsys)  # a valid class: the posterior is what fails
+    assert code == 2 and err.startswith("error: --min-class-posterior") and "decoder-only" in err, err
     code, _, err = run_cli(["sample", toy, "--min-class-posterior", "0.9", "-o", tmp_path / "c.svg"], capsys)
     assert code == 2 and err.count("\n") == 1 and "has no class posterior" in err, err
     assert not (tmp_path / "c.svg").exists()

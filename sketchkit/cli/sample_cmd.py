@@ -100,7 +100,7 @@ def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, te
     try:
         return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
     except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
-        flag = f"--class {label!r}" if label is not None and "class" in str(exc) else "--min-class-posterior"
+        flag = f"--class {label!r}" if "unknown class" in str(exc) else "--min-class-posterior"
         raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
 
 
