@@ -177,6 +177,8 @@ def main() -> None:
                     help="class-conditional decoder-only models: redraw samples the model itself doubts")
     ap.add_argument("--latent-temperature", type=float, default=None,
                     help="BézierSketch VAE: scale of the latent draw (default: the model's own default)")
+    ap.add_argument("--component-temperature", type=float, default=None,
+                    help="BézierSketch: temperature of the mixture-component choice (default: --temperatures)")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine-steps", type=int, default=0,
@@ -251,6 +253,9 @@ def main() -> None:
             if args.latent_temperature is not None:
                 kw["latent_temperature"] = args.latent_temperature
                 tag += f" Tz={args.latent_temperature:g}"
+            if args.component_temperature is not None:
+                kw["component_temperature"] = args.component_temperature
+                tag += f" Tc={args.component_temperature:g}"
             items, intended = _sample(model, args.n, t, names, args.seed, **kw)
             row = score(f"{m} T={t:g}{tag}", items, intended, judge, ref_feats, ref_images, args)
             row["sample_seconds"] = time.time() - t0

@@ -11,7 +11,7 @@ import torch
 from model_contract import ModelContract
 from sketchkit.models.base import load_model
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel, estimate_token_scales
-from sketchkit.models.layers import MixtureDensityHead
+from sketchkit.models.layers import MixtureDensityHead, MixtureParams
 from sketchkit.sketch import BezierSketch, Sketch
 
 TINY = dict(embed_hidden=16, embed_latent=16, enc_hidden=16, dec_hidden=16, latent_dim=8, num_mixtures=2,
@@ -301,6 +301,47 @@ def test_full_covariance_head_matches_multivariate_normal_and_samples_its_covari
     assert MixtureDensityHead(6, 4, 3)(torch.randn(2, 6)).coupling is None
 
 
+def test_component_temperature_sharpens_the_component_choice_but_not_the_spread():
+    # two 1-D components at -5 and +5, weights 0.7 / 0.3, unit spread
+    n = 4000
+    logits = torch.log(torch.tensor([[0.7, 0.3]], dtype=torch.float64)).expand(n, 2)
+    mu = torch.tensor([[[-5.0], [5.0]]], dtype=torch.float64).expand(n, 2, 1)
+    p = MixtureParams(logits, mu, torch.zeros(n, 2, 1, dtype=torch.float64), torch.zeros(n, 0, dtype=torch.float64))
+
+    def draw(**kw):
+        return MixtureDensityHead.sample(p, generator=torch.Generator().manual_seed(0), **kw)[:, 0]
+
+    same = draw(temperature=1.0)
+    assert abs(float((same < 0).double().mean()) - 0.7) < 0.03  # T = 1: the weights as they are
+    torch.testing.assert_close(draw(temperature=0.5, component_temperature=None), draw(temperature=0.5))
+    sharp = draw(temperature=1.0, component_temperature=0.05)
+    assert bool((sharp < 0).all())  # 0.7 ** 20 : 0.3 ** 20 -> the first component only
+    assert abs(float(sharp.std()) - 1.0) < 0.05  # each draw keeps its own T-scaled spread
+    flat = draw(temperature=0.25, component_temperature=1.0)
+    assert abs(float((flat < 0).double().mean()) - 0.7) < 0.03 and abs(float(flat[flat < 0].std()) - 0.5) < 0.05
+    with pytest.raises(ValueError, match="component_temperature"):
+        draw(temperature=1.0, component_temperature=0.0)
+
+
+def test_model_sampling_takes_a_component_temperature():
+    torch.manual_seed(0)
+    config = BezierSketchConfig(min_degree=3, max_degree=3, labels=("apple", "cat"), embed_hidden=8, embed_latent=8,
+                                dec_hidden=8, latent_dim=0, num_mixtures=3, max_strokes=4, token_head="start")
+    model = BezierSketchModel(config).eval()
+
+    def draw(**kw):
+        return model.sample(6, generator=torch.Generator().manual_seed(3), temperature=0.5, label="cat", **kw)
+
+    def flat(sketches):
+        return np.concatenate([np.concatenate(s.curves).ravel() for s in sketches if s.curves])
+
+    np.testing.assert_array_equal(flat(draw(component_temperature=None)), flat(draw()))
+    assert not np.array_equal(flat(draw(component_temperature=0.05)), flat(draw()))
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="component_temperature"):
+            draw(component_temperature=bad)
+
+
 def test_full_covariance_generator_trains_and_round_trips(tmp_path):
     sketches = _toy_sketches(6, 2)
     cfg = estimate_token_scales(sketches, BezierSketchConfig(**{**TINY, "full_covariance": True, "latent_dim": 0}))
@@ -544,15 +585,15 @@ def _circle(n: int = 60, r: float = 10.0) -> np.ndarray:
 
 
 def test_turning_split_cuts_a_circle_into_gentle_arcs_and_keeps_lines_whole():
-    from sketchkit.models.bezier_sketch import _split_at_corners
+    from sketchkit.models.stroke_embedder import split_at_corners
 
-    pieces = _split_at_corners(_circle(), 0.0, 0.01, 120.0)
+    pieces = split_at_corners(_circle(), 0.0, 0.01, 120.0)
     assert 3 <= len(pieces) <= 4  # 360 degrees of turning in pieces of at most 120
     assert np.array_equal(np.concatenate([pieces[0]] + [p[1:] for p in pieces[1:]]), _circle())  # nothing lost
     line = np.stack([np.linspace(0, 10, 20), np.zeros(20)], 1)
-    assert len(_split_at_corners(line, 60.0, 0.01, 120.0)) == 1
+    assert len(split_at_corners(line, 60.0, 0.01, 120.0)) == 1
     corner = np.array([[0, 0], [5, 0], [10, 0], [10, 5], [10, 10]], float)
-    assert len(_split_at_corners(corner, 60.0, 0.01, 0.0)) == 2
+    assert len(split_at_corners(corner, 60.0, 0.01, 0.0)) == 2
 
 
 def test_joined_pieces_keep_the_stroke_structure_in_tokens_and_fits():

@@ -114,3 +114,23 @@ def test_min_class_posterior_on_a_model_without_one(conditional_bezier, toy, tmp
     code, _, err = run_cli(["sample", toy, "--min-class-posterior", "0.9", "-o", tmp_path / "c.svg"], capsys)
     assert code == 2 and err.count("\n") == 1 and "has no class posterior" in err, err
     assert not (tmp_path / "c.svg").exists()
+
+
+def test_component_temperature_flag_reaches_the_model_or_names_the_problem(conditional_bezier, toy, tmp_path, capsys):
+    from sketchkit.api import save_samples
+    from sketchkit.models.base import load_model
+
+    args = ["sample", conditional_bezier, "-n", "3", "--class", "apple", "-t", "0.5", "--component-temperature", "0.1"]
+    code, out, err = run_cli(args + ["-o", tmp_path / "a.svg"], capsys)
+    assert code == 0 and "wrote 3 sample(s)" in out, err
+    expect = load_model(conditional_bezier).eval().sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5,
+                                                          label="apple", component_temperature=0.1)
+    save_samples(expect, tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+    for bad in ("0", "-2", "inf"):
+        code, _, err = run_cli(["sample", conditional_bezier, "--component-temperature", bad, "-o", tmp_path / "c.svg"],
+                               capsys)
+        assert code == 2 and err.count("\n") == 1 and "--component-temperature" in err and "> 0" in err, err
+    code, _, err = run_cli(["sample", toy, "--component-temperature", "0.1", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "does not take one" in err, err
+    assert not (tmp_path / "c.svg").exists()

@@ -44,6 +44,11 @@ def sample_command(
         0.0, "--min-class-posterior",
         help="Class-conditional bezier models: redraw a sample (up to 8 draws) while the model's own "
              "p(class | sketch) is below this (0: off; the model card gives the measured effect)."),
+    component_temperature: Optional[float] = typer.Option(
+        None, "--component-temperature",
+        help="bezier models: temperature of the choice of mixture component alone (> 0; default: "
+             "--temperature, as in sketch-rnn). Lower keeps to the likeliest components.",
+        show_default=False),
 ) -> None:
     """Sample N sketches from MODEL and render them to an SVG/PNG grid or a folder of SVGs."""
     if n < 1:
@@ -58,23 +63,27 @@ def sample_command(
         raise InputError(f"--device: expected auto, cpu or cuda, got {device!r}")
     if not 0.0 <= min_class_posterior <= 1.0:
         raise InputError(f"--min-class-posterior: expected a number in [0, 1], got {min_class_posterior}")
+    if component_temperature is not None and not 0 < component_temperature < float("inf"):
+        raise InputError(f"--component-temperature: expected a finite value > 0, got {component_temperature}")
     check_output(output)
     from sketchkit.api import load, sample, save_samples
 
-    if label is None and not min_class_posterior:
+    if label is None and not min_class_posterior and component_temperature is None:
         items = sample(model, n, seed=seed, temperature=temperature, device=device)
     else:
         items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature,
-                              min_class_posterior=min_class_posterior)
+                              min_class_posterior=min_class_posterior,
+                              component_temperature=component_temperature)
     paths = save_samples(items, output, columns=columns, cell=cell, stroke_width=stroke_width)
     where = paths[0] if len(paths) == 1 else f"{output}/ ({len(paths)} files)"
     typer.echo(f"wrote {len(items)} sample(s) to {where}")
 
 
 def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, temperature: float,
-                  min_class_posterior: float = 0.0) -> list:
+                  min_class_posterior: float = 0.0, component_temperature: float | None = None) -> list:
     """``n`` samples of class ``label`` (``None``: classes drawn by the model), optionally redrawn
-    by the model's own class posterior (same seeding as :func:`sketchkit.api.sample`)."""
+    by the model's own class posterior, with the model-specific sampling options the flags name
+    (same seeding as :func:`sketchkit.api.sample`)."""
     import inspect
 
     import torch
@@ -95,13 +104,24 @@ def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, te
         if "min_class_posterior" not in params:
             raise InputError(f"--min-class-posterior: the {family!r} model ({name}) has no class posterior")
         options["min_class_posterior"] = float(min_class_posterior)
+    if component_temperature is not None:
+        if "component_temperature" not in params:
+            raise InputError(f"--component-temperature: the {family!r} model ({name}) does not take one "
+                             f"(bezier models do)")
+        options["component_temperature"] = float(component_temperature)
     loaded.eval()
     generator = torch.Generator().manual_seed(int(seed))
     try:
         return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
     except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
-        flag = f"--class {label!r}" if "unknown class" in str(exc) else "--min-class-posterior"
-        raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
+        message = str(exc)
+        if "unknown class" in message:
+            flag = f"--class {label!r}"
+        elif message.startswith("component_temperature"):
+            flag = "--component-temperature"
+        else:
+            flag = "--min-class-posterior"
+        raise InputError(f"{flag}: {' '.join(message.split())}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -116,16 +116,19 @@ class MixtureDensityHead(nn.Module):
 
     @staticmethod
     def sample(params: MixtureParams, *, generator: torch.Generator | None = None,
-               temperature: float = 1.0) -> torch.Tensor:
+               temperature: float = 1.0, component_temperature: float | None = None) -> torch.Tensor:
         """Draw one vector per position, sketch-rnn style.
 
-        Mixture weights use ``softmax(logits / T)`` and covariances are scaled by ``T``. With
+        Mixture weights use ``softmax(logits / T_c)`` and covariances are scaled by ``T``. With
         ``temperature == 0`` the draw is greedy: the most likely component's mean.
 
         Args:
             params: mixture parameters for positions ``(B,)``.
             generator: torch random generator (required for reproducibility when ``T > 0``).
             temperature: ``T >= 0``.
+            component_temperature: ``T_c > 0`` for the choice of component; ``None`` uses ``T``
+                (sketch-rnn). Lower than ``T`` keeps to the likeliest components while each keeps
+                its ``T``-scaled spread.
 
         Returns:
             ``(B, dim)`` samples.
@@ -137,7 +140,9 @@ class MixtureDensityHead(nn.Module):
         if temperature == 0:
             idx = params.logits.argmax(-1)
             return params.mu[rows, idx]
-        probs = torch.softmax(params.logits / temperature, dim=-1)
+        if component_temperature is not None and not component_temperature > 0:
+            raise ValueError(f"component_temperature must be > 0, got {component_temperature}")
+        probs = torch.softmax(params.logits / (component_temperature or temperature), dim=-1)
         idx = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
         mu, log_sigma = params.mu[rows, idx], params.log_sigma[rows, idx]  # (B, dim)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)

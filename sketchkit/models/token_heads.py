@@ -51,12 +51,14 @@ class JointTokenHead(MixtureDensityHead):
         return MixtureDensityHead.log_prob(params, tokens), params.bits
 
     def draw(self, h: torch.Tensor, given_start: torch.Tensor, has_start: torch.Tensor, *,
-             generator: torch.Generator | None, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+             generator: torch.Generator | None, temperature: float,
+             component_temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One token per row of ``h`` ``(B, in_features)`` -> tokens ``(B, token_dim)`` and bit logits
         ``(B, n_bits)``, both on the CPU. Rows where ``has_start`` ``(B,)`` is true get the start
         ``given_start`` ``(B, 2)`` (token units) in place of the drawn one."""
         params = self(h).to("cpu")
-        tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature).clone()
+        tok = MixtureDensityHead.sample(params, generator=generator, temperature=temperature,
+                                        component_temperature=component_temperature).clone()
         s = self.start_index
         tok[has_start, s:s + 2] = given_start[has_start].to(tok)
         return tok, params.bits
@@ -106,10 +108,11 @@ class StartFirstTokenHead(nn.Module):
         return MixtureDensityHead.log_prob(self._shape_params(h, start), rest)
 
     def _draw_rest(self, h: torch.Tensor, start: torch.Tensor, *, generator: torch.Generator | None,
-                   temperature: float) -> torch.Tensor:
+                   temperature: float, component_temperature: float | None) -> torch.Tensor:
         """``rest`` ``(B, token_dim - 2)`` (CPU) drawn given ``h`` and the ``start`` ``(B, 2)`` in use."""
         shape = self._shape_params(h, start.to(h.device)).to("cpu")
-        return MixtureDensityHead.sample(shape, generator=generator, temperature=temperature)
+        return MixtureDensityHead.sample(shape, generator=generator, temperature=temperature,
+                                         component_temperature=component_temperature)
 
     def token_log_prob(self, h: torch.Tensor, tokens: torch.Tensor, continues: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,12 +126,15 @@ class StartFirstTokenHead(nn.Module):
         return ll_rest + torch.where(continues, torch.zeros_like(ll_start), ll_start), sp.bits
 
     def draw(self, h: torch.Tensor, given_start: torch.Tensor, has_start: torch.Tensor, *,
-             generator: torch.Generator | None, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+             generator: torch.Generator | None, temperature: float,
+             component_temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`JointTokenHead.draw`; here the shape is drawn given the start actually used."""
         sp = self.start(h).to("cpu")
-        start = MixtureDensityHead.sample(sp, generator=generator, temperature=temperature).clone()
+        start = MixtureDensityHead.sample(sp, generator=generator, temperature=temperature,
+                                          component_temperature=component_temperature).clone()
         start[has_start] = given_start[has_start].to(start)
-        rest = self._draw_rest(h, start, generator=generator, temperature=temperature)
+        rest = self._draw_rest(h, start, generator=generator, temperature=temperature,
+                               component_temperature=component_temperature)
         return self._join(start, rest), sp.bits
 
 
@@ -184,9 +190,9 @@ class StartChordTokenHead(StartFirstTokenHead):
                 + MixtureDensityHead.log_prob(self._bends_params(h, start, chord), bends))
 
     def _draw_rest(self, h: torch.Tensor, start: torch.Tensor, *, generator: torch.Generator | None,
-                   temperature: float) -> torch.Tensor:
+                   temperature: float, component_temperature: float | None) -> torch.Tensor:
         chord = MixtureDensityHead.sample(self._chord_params(h, start).to("cpu"), generator=generator,
-                                          temperature=temperature)
+                                          temperature=temperature, component_temperature=component_temperature)
         bends = MixtureDensityHead.sample(self._bends_params(h, start, chord).to("cpu"), generator=generator,
-                                          temperature=temperature)
+                                          temperature=temperature, component_temperature=component_temperature)
         return self._chord_join(chord, bends)
