@@ -238,3 +238,29 @@ def test_batched_pieces_equal_the_reference_with_other_options(monkeypatch, opti
     ref_stats, new_stats = {}, {}
     _same_curves(_fit_pieces_batched(pieces, opts, model, new_stats), _fit_pieces(pieces, opts, model, ref_stats))
     assert new_stats == ref_stats
+
+
+def test_small_closed_form_solves_match_lapack():
+    from sketchkit.geometry.bezier_batch import _solve_small
+
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3):
+        m = rng.normal(size=(50, 6, k))
+        a = m.transpose(0, 2, 1) @ m + 1e-9 * np.eye(k)  # normal matrices, as in the pinned solve
+        b = rng.normal(size=(50, k, 2))
+        np.testing.assert_allclose(_solve_small(a, b), np.linalg.solve(a, b), rtol=1e-9, atol=1e-9)
+
+
+def test_ragged_model_prediction_equals_the_padded_clouds(monkeypatch):
+    # a cloud sampled at 64 indices from a short piece repeats points; max-pooling ignores repeats
+    _, _, model = _capture(EXAMPLES / "cat.png", monkeypatch)
+    if model is None:
+        pytest.skip("no shipped stroke model")
+    rng = np.random.default_rng(1)
+    runs = [rng.uniform(-1, 1, size=(n, 2)) for n in (3, 17, 64, 80)]
+    padded = np.stack([r[np.round(np.linspace(0, len(r) - 1, 64)).astype(int)] for r in runs])
+    distinct = [r if len(r) < 64 else padded[i] for i, r in enumerate(runs)]
+    c_pad, l_pad = model.predict(padded)
+    c_run, l_run = model.predict_runs(np.concatenate(distinct), np.array([len(r) for r in distinct]))
+    np.testing.assert_allclose(c_run, c_pad, atol=1e-5)  # float32 matmuls of other shapes: rounding only
+    np.testing.assert_allclose(l_run, l_pad, atol=1e-5)

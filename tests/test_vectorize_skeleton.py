@@ -97,3 +97,21 @@ def test_strokes_overshooting_at_corners_stay_separate_and_one_stroke_corners_st
     for pts in ([(15, 85), (50, 15), (85, 85)], [(20, 20), (20, 80), (80, 80)]):
         paths, _ = skeleton_paths(_mask(lambda d: _round_line(d, pts, 4)))
         assert len(paths) == 1
+
+
+def test_vectorised_links_match_a_per_pixel_reference():
+    from sketchkit.geometry.skeleton import _OFFSETS, _links
+
+    rng = np.random.default_rng(2)
+    skel = rng.random((40, 50)) < 0.35
+    coords, nbr = _links(skel)
+    pix = set(zip(*np.nonzero(skel)))
+    assert [tuple(c) for c in coords.tolist()] == sorted(pix)
+    index = {p: i for i, p in enumerate(sorted(pix))}
+    for (r, c), row in zip(coords.tolist(), nbr.tolist()):
+        want = []
+        for dr, dc in _OFFSETS:
+            q = (r + dr, c + dc)
+            linked = q in pix and not (dr and dc and ((r + dr, c) in pix or (r, c + dc) in pix))
+            want.append(index[q] if linked else -1)
+        assert row == want

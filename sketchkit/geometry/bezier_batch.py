@@ -226,7 +226,7 @@ class _Items:
             normal, moment = sums[:, :, :inner], sums[:, :, inner:]
             diag = np.arange(inner)
             normal[:, diag, diag] += ridge + self.pad
-            ctrl[:, 1:-1] = np.linalg.solve(normal, moment)
+            ctrl[:, 1:-1] = _solve_small(normal, moment)
         ctrl[np.arange(n_items), self.degrees] = self.pn
         return ctrl
 
@@ -265,6 +265,22 @@ class _Items:
             p = p * t + coef[k]
         p -= xy
         return t, np.hypot(p[0], p[1])
+
+
+def _solve_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for a stack of ``(k, k)`` systems; ``k <= 2`` (cubics and below)
+    in closed form, which costs a few whole-array operations instead of LAPACK's per-call setup.
+    ``a`` is symmetric positive definite here (normal equations plus a ridge)."""
+    k = a.shape[-1]
+    if k == 1:
+        return b / a
+    if k != 2:
+        return np.linalg.solve(a, b)
+    p, q, r = a[:, 0, 0, None], a[:, 0, 1, None], a[:, 1, 1, None]
+    det = p * r - q * q
+    x0 = (r * b[:, 0] - q * b[:, 1]) / det
+    x1 = (p * b[:, 1] - q * b[:, 0]) / det
+    return np.stack([x0, x1], axis=1)
 
 
 @lru_cache(maxsize=16)
@@ -453,8 +469,10 @@ def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = Non
     start_err = np.maximum.reduceat(dist, runs.start)
     lost = start_err > hopeless if refine else np.zeros(n_items, dtype=bool)
     if refine:
-        lines = ~lost & (degrees == 1)
-        if lines.any():  # the pinned line, projected once
+        # the pinned line, projected once: a line from the chord start already was (3 Newton
+        # steps land on a line's foot point), only a line started from ``init`` moves
+        lines = ~lost & (degrees == 1) & use
+        if lines.any():
             rows, sub = runs.subset(lines)
             some = _Items(pts[rows], sub, degrees[lines], width)
             c_s = np.zeros((sub.lengths.size, width, 2))

@@ -130,7 +130,7 @@ def path_width(path: np.ndarray, radius: np.ndarray, fallback: float) -> float:
     return float(max(1.0, by_distance))
 
 
-def line_statistics(mask: np.ndarray, skeleton: np.ndarray) -> dict[str, float]:
+def line_statistics(mask: np.ndarray, skeleton: np.ndarray, components: int | None = None) -> dict[str, float]:
     """Cheap whole-image measures that tell a line drawing from a texture, a photo or filled areas.
 
     All are ``O(pixels)`` numpy passes (no graph), so they can run before tracing.
@@ -138,6 +138,8 @@ def line_statistics(mask: np.ndarray, skeleton: np.ndarray) -> dict[str, float]:
     Args:
         mask: ``(H, W)`` bool ink mask.
         skeleton: ``(H, W)`` bool skeleton of ``mask``.
+        components: the number of 8-connected ink regions of ``mask`` when the caller already
+            has it (counted here otherwise).
 
     Returns:
         ``ink_fraction`` (ink pixels / all pixels), ``skeleton_pixels``, ``junction_density``
@@ -155,7 +157,7 @@ def line_statistics(mask: np.ndarray, skeleton: np.ndarray) -> dict[str, float]:
     junctions = int(np.count_nonzero(skeleton & (neighbours >= 3)))
     ink = int(mask.sum())
     width = ink / (1.1 * n_skel) if n_skel else 0.0  # a skeleton pixel stands for ~1.1 px of length
-    _, n_comp = label_components(mask)
+    n_comp = label_components(mask)[1] if components is None else int(components)
     return {
         "ink_fraction": ink / float(mask.size) if mask.size else 0.0,
         "skeleton_pixels": float(n_skel),
@@ -179,90 +181,105 @@ class _Edge:
         return float(np.linalg.norm(np.diff(self.pts, axis=0), axis=1).sum())
 
 
-def _neighbours(skel: np.ndarray) -> dict[tuple[int, int], list[tuple[int, int]]]:
+def _links(skel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Skeleton pixels and their links (module docstring, step 1), for all pixels at once.
+
+    Returns:
+        ``(coords, nbr)``: ``(N, 2)`` int64 (row, col) of the skeleton pixels in raster order, and
+        ``(N, 8)`` int64, per pixel and offset of ``_OFFSETS``, the linked neighbour's index or -1.
+    """
     h, w = skel.shape
-    rows, cols = np.nonzero(skel)
-    pix = set(zip(rows.tolist(), cols.tolist()))
-    nb: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for r, c in zip(rows.tolist(), cols.tolist()):
-        out = []
-        for dr, dc in _OFFSETS:
-            q = (r + dr, c + dc)
-            if q not in pix:
-                continue
-            if dr != 0 and dc != 0 and ((r + dr, c) in pix or (r, c + dc) in pix):
-                continue  # diagonal link shortcut by a 4-connected pair
-            out.append(q)
-        nb[(r, c)] = out
-    return nb
+    stride = w + 2
+    flat = np.zeros((h + 2, stride), dtype=bool)
+    flat[1:-1, 1:-1] = skel
+    flat = flat.reshape(-1)
+    pix = np.flatnonzero(flat)
+    offs = np.array([dr * stride + dc for dr, dc in _OFFSETS], dtype=np.int64)
+    on = flat[pix[:, None] + offs[None, :]]  # (N, 8)
+    for k, (dr, dc) in enumerate(_OFFSETS):
+        if dr != 0 and dc != 0:  # diagonal link shortcut by a 4-connected pair
+            on[:, k] &= ~(flat[pix + dr * stride] | flat[pix + dc])
+    index = np.full(flat.size, -1, dtype=np.int64)
+    index[pix] = np.arange(pix.size)
+    nbr = np.where(on, index[pix[:, None] + offs[None, :]], -1)
+    rows, cols = np.divmod(pix, stride)
+    return np.stack([rows - 1, cols - 1], axis=1), nbr
 
 
 def _build_graph(skel: np.ndarray):
-    nb = _neighbours(skel)
-    node_of: dict[tuple[int, int], int] = {}
-    node_pixels: list[list[tuple[int, int]]] = []
-    # junction clusters
-    junction = {p for p, q in nb.items() if len(q) >= 3}
-    for p in sorted(junction):
-        if p in node_of:
-            continue
-        nid = len(node_pixels)
-        stack, members = [p], []
-        node_of[p] = nid
-        while stack:
-            u = stack.pop()
-            members.append(u)
-            for dr, dc in _OFFSETS:
-                v = (u[0] + dr, u[1] + dc)
-                if v in junction and v not in node_of:
-                    node_of[v] = nid
-                    stack.append(v)
-        node_pixels.append(sorted(members))
-    for p in sorted(nb):
-        if len(nb[p]) <= 1 and p not in node_of:
-            node_of[p] = len(node_pixels)
-            node_pixels.append([p])
+    """Nodes, edges and node-free loops of a skeleton (module docstring, step 2).
+
+    Pixels are numbered in raster order; Python loops run over node pixels and the pixels of
+    chains (one list lookup each), the links come from :func:`_links`.
+    """
+    coords, nbr = _links(skel)
+    n_pix = coords.shape[0]
+    count = (nbr >= 0).sum(axis=1)
+    # a two-link pixel's links, in offset order (the chain walk takes the one it did not come from)
+    firsts = np.argsort(nbr < 0, axis=1, kind="stable")[:, :2]
+    two = np.take_along_axis(nbr, firsts, axis=1)
+    link_a, link_b = two[:, 0].tolist(), two[:, 1].tolist()
+    node_of = [-1] * n_pix
+    node_members: list[list[int]] = []
+    # junction clusters: 8-connected junction pixels, numbered by their first pixel in raster order
+    junction = np.flatnonzero(count >= 3)
+    if junction.size:
+        at = {(r, c): i for i, (r, c) in zip(junction.tolist(), coords[junction].tolist())}
+        for p in junction.tolist():
+            if node_of[p] >= 0:
+                continue
+            nid = len(node_members)
+            stack, members = [p], []
+            node_of[p] = nid
+            while stack:
+                u = stack.pop()
+                members.append(u)
+                r, c = coords[u].tolist()
+                for dr, dc in _OFFSETS:
+                    v = at.get((r + dr, c + dc))
+                    if v is not None and node_of[v] < 0:
+                        node_of[v] = nid
+                        stack.append(v)
+            node_members.append(sorted(members))
+    for p in np.flatnonzero(count <= 1).tolist():
+        node_of[p] = len(node_members)
+        node_members.append([p])
     edges: list[_Edge] = []
-    used: set[tuple[tuple[int, int], tuple[int, int]]] = set()
-    for p in sorted(node_of):
-        for q in nb[p]:
-            if (p, q) in used or node_of.get(q, -1) == node_of[p]:
+    used: set[tuple[int, int]] = set()  # first and last links of the chains walked
+    seen = [False] * n_pix
+    nbr_rows = nbr.tolist()
+    for p in [i for i in range(n_pix) if node_of[i] >= 0]:
+        for q in nbr_rows[p]:
+            if q < 0 or (p, q) in used or node_of[q] == node_of[p]:
                 continue
             chain = [p, q]
-            used.add((p, q))
-            used.add((q, p))
             prev, cur = p, q
-            while cur not in node_of:
-                nxt = [v for v in nb[cur] if v != prev]
-                if not nxt:
-                    break
-                v = nxt[0]
-                used.add((cur, v))
-                used.add((v, cur))
+            while node_of[cur] < 0:  # a two-link pixel
+                v = link_a[cur] if link_a[cur] != prev else link_b[cur]
                 chain.append(v)
                 prev, cur = cur, v
-            if cur not in node_of:  # dead end inside a chain (should not happen): make it an end
-                node_of[cur] = len(node_pixels)
-                node_pixels.append([cur])
-            edges.append(_Edge(node_of[p], node_of[cur], np.array(chain, dtype=np.float64)))
+            used.update(((p, q), (q, p), (prev, cur), (cur, prev)))
+            for v in chain:
+                seen[v] = True
+            edges.append(_Edge(node_of[p], node_of[cur], coords[chain].astype(np.float64)))
     # loops without nodes
-    seen = {p for e in edges for p in map(tuple, e.pts.astype(int).tolist())}
     loops = []
-    for p in sorted(nb):
-        if p in seen or p in node_of:
+    for p in range(n_pix):
+        if seen[p] or node_of[p] >= 0:
             continue
-        chain, prev, cur = [p], None, p
-        seen.add(p)
+        chain, cur = [p], p
+        seen[p] = True
         while True:
-            nxt = [v for v in nb[cur] if v != prev and v not in seen]
-            if not nxt:
+            v = link_a[cur] if not seen[link_a[cur]] else (link_b[cur] if not seen[link_b[cur]] else -1)
+            if v < 0:
                 break
-            prev, cur = cur, nxt[0]
-            seen.add(cur)
-            chain.append(cur)
+            seen[v] = True
+            chain.append(v)
+            cur = v
         chain.append(p)
-        loops.append(np.array(chain, dtype=np.float64))
-    centres = [np.mean(np.array(px, dtype=np.float64), axis=0) for px in node_pixels]
+        loops.append(coords[chain].astype(np.float64))
+    node_pixels = [[tuple(rc) for rc in coords[m].tolist()] for m in node_members]
+    centres = [np.mean(coords[m].astype(np.float64), axis=0) for m in node_members]
     return edges, centres, loops, node_pixels
 
 

@@ -150,9 +150,10 @@ def vectorize(
         if small.size:
             mask = mask & ~np.isin(lab, small)
             skel = skel & mask
+        n -= small.size  # the regions left
     if not skel.any():
         return _blank(name, meta)
-    stats = line_statistics(mask, skel)
+    stats = line_statistics(mask, skel, components=n)
     stats["ink_fraction"] = ink_fraction  # at Otsu's split (or the given threshold), specks included
     _check_line_drawing(name, stats, limits, factor)
     meta["line_statistics"] = {k: round(float(v), 4) for k, v in stats.items()}

@@ -46,11 +46,28 @@ class NumpyStrokeModel:
         """``(B, N, 2)`` unit-frame clouds -> ``(control points (B, n_ctrl, 2), degree logits (B, D))``."""
         bsz, npts = clouds.shape[:2]
         x = np.ascontiguousarray(clouds, dtype=np.float32).reshape(bsz * npts, 2)  # 2-D matmuls: fast BLAS path
+        x = self._points(x)
+        return self._head(x.reshape(bsz, npts, -1).max(axis=1))
+
+    def predict_runs(self, points: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict` of ragged clouds: ``points`` ``(R, 2)`` unit-frame points, run after run
+        (``lengths`` ``(B,)``, each >= 1). Max-pooling ignores repeated points, so a cloud that
+        repeats points (a short piece sampled at 64 indices) is evaluated once per distinct point."""
+        x = np.ascontiguousarray(points, dtype=np.float32)
+        x = self._points(x)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return self._head(np.maximum.reduceat(x, starts, axis=0))
+
+    def _points(self, x: np.ndarray) -> np.ndarray:
+        """Per-point MLP: ``(N, 2)`` float32 -> ``(N, width)`` features (before max-pooling)."""
         for i, (w, b) in enumerate(self.layers):
             x = x @ w + b
             if i < 2:
                 x = np.maximum(x, 0.0)
-        x = x.reshape(bsz, npts, -1).max(axis=1)
+        return x
+
+    def _head(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled ``(B, width)`` features -> ``(control points (B, n_ctrl, 2), degree logits (B, D))``."""
         x = np.maximum(x @ self.head[0][0] + self.head[0][1], 0.0)
         x = x @ self.head[1][0] + self.head[1][1]
         ctrl = x[:, : self.n_ctrl * 2].reshape(-1, self.n_ctrl, 2)
@@ -62,13 +79,14 @@ class NumpyStrokeModel:
             return []
         clouds, frames = [], []
         for pts in pieces:
-            idx = np.round(np.linspace(0, pts.shape[0] - 1, self.points)).astype(int)
-            c = pts[idx]
+            # the sampled cloud's distinct points (a piece under ``points`` long: all of it)
+            n = pts.shape[0]
+            c = pts if n < self.points else pts[np.round(np.linspace(0, n - 1, self.points)).astype(int)]
             lo, hi = c.min(axis=0), c.max(axis=0)
             centre, scale = (lo + hi) / 2.0, max(float((hi - lo).max()) / 2.0, 1e-6)
             clouds.append((c - centre) / scale)
             frames.append((centre, scale))
-        ctrl, _ = self.predict(np.stack(clouds))
+        ctrl, _ = self.predict_runs(np.concatenate(clouds), np.array([len(c) for c in clouds]))
         out, start = [], 0
         slices = []
         for d in range(1, self.max_degree + 1):
@@ -136,11 +154,20 @@ def _model_starts(model: Any, pieces: list[np.ndarray], width: int) -> tuple[np.
         first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         idx = np.round(np.arange(k)[None, :] * ((lengths - 1) / (k - 1))[:, None]).astype(np.int64)  # = linspace
         idx[:, -1] = lengths - 1
-        cloud = np.concatenate(pieces)[first[:, None] + idx]  # (P, k, 2)
+        flat = np.concatenate(pieces)
+        cloud = flat[first[:, None] + idx]  # (P, k, 2)
         lo, hi = cloud.min(axis=1), cloud.max(axis=1)
         centre = (lo + hi) / 2.0
         scale = np.maximum((hi - lo).max(axis=1) / 2.0, 1e-6)
-        ctrl, _ = model.predict((cloud - centre[:, None]) / scale[:, None, None])
+        # the distinct points of each cloud: all of a piece under k points (the rounded indices
+        # then hit every point), else the k sampled ones
+        short = lengths < k
+        take = np.where(short[:, None], np.minimum(np.arange(k)[None, :], lengths[:, None] - 1), idx)
+        keep = (np.arange(k)[None, :] < np.minimum(lengths, k)[:, None]).ravel()
+        rows = (first[:, None] + take).ravel()[keep]
+        owner = np.repeat(np.arange(n_p), np.minimum(lengths, k))
+        unit = (flat[rows] - centre[owner]) / scale[owner, None]
+        ctrl, _ = model.predict_runs(unit, np.minimum(lengths, k))
         ctrl = ctrl * scale[:, None, None] + centre[:, None]
         off = 0
         for d in range(1, min(model.max_degree, width - 1) + 1):
