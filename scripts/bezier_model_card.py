@@ -30,6 +30,18 @@ def _last(run: Path, kind: str) -> dict:
     return recs[-1] if recs else {}
 
 
+def _decoder_words(c) -> str:
+    if c.decoder == "transformer":
+        return f"causal transformer (width {c.dec_hidden}, {c.dec_layers} blocks, {c.dec_heads} heads)"
+    return f"LSTM {c.dec_hidden}"
+
+
+def _start_words(c) -> str:
+    if c.token_head == "joint":
+        return ""
+    return f"; each curve's start point first, from its own {c.start_mixtures}-component 2-D mixture"
+
+
 def _hist(h: dict) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(h.items(), key=lambda kv: int(kv[0])))
 
@@ -41,6 +53,8 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, required=True)
     ap.add_argument("--command", default="")
     ap.add_argument("--notes", default="")
+    ap.add_argument("--demo", default="--temperature 0.15 --min-class-posterior 0.999",
+                    help="sampling flags of the demo setting, as given to `sketchkit sample`")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     model = load_model(args.run / "last")
@@ -62,20 +76,20 @@ def main() -> None:
     card = f"""# BézierSketch, class-conditional Quick, Draw! (sketchkit shipped model `bezier`)
 
 BézierSketch (Das et al., ECCV 2020) adapted for class-conditional generation: a BiLSTM stroke
-embedder turns each stroke into Bézier curves, and an autoregressive LSTM generator, conditioned
-on the class, draws a sketch as a sequence of degree-{c.max_degree} curve tokens.
+embedder turns each stroke into Bézier curves, and an autoregressive generator, conditioned on
+the class, draws a sketch as a sequence of degree-{c.max_degree} curve tokens.
 
 - Strokes are cut into gentle pieces (at corners over {c.split_angle:g} degrees, and wherever the
   turning since the last cut passes {c.split_turn:g} degrees); pieces of one stroke stay one pen
   stroke through a "next token continues" bit, and a sample's `meta["stroke_ids"]` says which
   curves form one stroke.
-- Generator: decoder-only (`latent_dim = {c.latent_dim}`: sketch-rnn's unconditional decoder,
-  conditioned on a {c.class_dim}-dim class embedding), LSTM {c.dec_hidden}, {c.num_mixtures}-component diagonal
-  Gaussian mixture over each token plus stop and continue bits, dropout {c.dropout:g}, random
-  scale {c.random_scale:g} and rotation {c.random_rotate:g} degrees.
+- Generator: {_decoder_words(c)}, decoder-only (`latent_dim = {c.latent_dim}`), conditioned on a
+  {c.class_dim}-dim class embedding; token head `{c.token_head}` ({c.num_mixtures}-component mixture over each
+  curve{_start_words(c)}) plus stop and continue bits; dropout {c.dropout:g}, input noise
+  {c.input_noise:g}, canvas grid {c.canvas_grid}, random scale {c.random_scale:g} and rotation {c.random_rotate:g} degrees.
 - Classes ({len(model.labels)}): {", ".join(model.labels)}.
-- `sketchkit sample bezier --class pig -n 16 --temperature 0.2 -o pigs.svg`;
-  `model.sample(n, generator=g, temperature=t, label="pig")`.
+- Demo setting: `sketchkit sample bezier --class pig -n 16 {args.demo} -o pigs.svg`
+  (the Python call takes the same options as keywords: `model.sample(n, generator=g, label="pig", ...)`).
 
 ## Data
 SPG (Li et al., "Universal Sketch Perceptual Grouping", ECCV 2018): Quick, Draw! drawings of 19
