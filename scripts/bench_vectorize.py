@@ -14,7 +14,7 @@ Image sets (written to a temp folder as PNG; ``--n-<set>`` images each, 40 by de
   128 or 256 px with every stroke 1.5, 2, 3 or 4 px wide (the i-th file gets size
   ``(128, 256)[i % 2]`` and width ``(1.5, 2, 3, 4)[(i // 2) % 4]``); the true strokes are the
   file's imported polylines (:func:`sketchkit.data.svg_import.svg_to_sketch`) in the same pixel
-  frame (root ``viewBox``, as cairosvg maps it).
+  frame (root ``viewBox``, as cairosvg maps it), flattened within 0.01 px.
 
 Per tool and set: fidelity — each output SVG is rendered back at the input size with cairosvg
 (``--render-scale S``: at S times the input size, skeleton coordinates divided by S), its ink
@@ -69,6 +69,7 @@ CATEGORIES = ("apple", "bicycle", "bird", "cat", "face", "house", "pig", "sheep"
 SETS = ("quickdraw", "kmnist", "lucide", "kanjivg")
 SVG_SIZES = (128, 256)
 SVG_WIDTHS = (1.5, 2.0, 3.0, 4.0)
+TRUE_TOLERANCE_PX = 0.01  # flattening of the true SVG strokes, px
 
 
 def polyline_svg(strokes: list[np.ndarray], size: int, width: float) -> str:
@@ -197,8 +198,12 @@ def make_svg_set(folder: Path, source: Path, n: int, offset: int = 0) -> list[di
         size, width = SVG_SIZES[i % 2], SVG_WIDTHS[(i // 2) % len(SVG_WIDTHS)]
         root = ET.parse(path).getroot()
         check._strip_text(root)
-        sk = svg_to_sketch(ET.tostring(root, encoding="utf-8"))
-        scale, offset, w, h = check._frame(sk.meta, size)
+        text = ET.tostring(root, encoding="utf-8")
+        scale, offset, w, h = check._frame(svg_to_sketch(text).meta, size)
+        # flatten the true curves within TRUE_TOLERANCE_PX in the pixel frame (the importer's
+        # default 0.1 user units is 1.07 px on a 24-unit Lucide icon drawn at 256 px: chords cut
+        # inside every arc)
+        sk = svg_to_sketch(text, tolerance=TRUE_TOLERANCE_PX / scale)
         svg = ET.tostring(check._with_width(root, width / scale), encoding="utf-8")
         grey = svg_to_grey(svg, w, h)
         png = folder / f"{path.stem}_{size}_{width:g}px.png"

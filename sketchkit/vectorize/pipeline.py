@@ -14,6 +14,7 @@ from sketchkit.vectorize.fitting import (
     _centre,
     _corners,
     _extend_ends,
+    _extend_to_cap,
     _fit_pieces_batched,
     _FitOptions,
     _sharpen,
@@ -140,11 +141,11 @@ def vectorize(
     skel = skeletonize(mask)
     radius = ink_radius(mask)
     width = estimate_stroke_width(mask, skel, radius) if fixed_width is None else fixed_width / factor
-    # drop specks smaller than a dot of the stroke width
+    # drop specks smaller than a dot of the stroke width (at most SPECK_MAX_WIDTH)
     lab, n = label_components(mask)
     if n:
         sizes = np.bincount(lab.ravel())
-        min_size = max(3.0, 0.3 * width * width)
+        min_size = max(3.0, 0.3 * min(width, SPECK_MAX_WIDTH) ** 2)
         small = np.nonzero(sizes < min_size)[0]
         small = small[small > 0]
         if small.size:
@@ -161,8 +162,10 @@ def vectorize(
     # thick strokes: spurs and junction bridges judged by the local ink radius (K-MNIST brush
     # characters lost whole stroke parts to the global, width-based rules)
     traced = trace_paths(skel, width=width, with_ends=True, radius=None if thin else radius)
-    paths = [_extend_ends(p, f0, f1, width) if thin else p for p, f0, f1 in traced]
     widths = [path_width(p, radius, width) if fixed_width is None else width for p, _, _ in traced]
+    # free ends: a thin line's by a share of the width, a thick one's while its disc fits the ink
+    paths = [_extend_ends(p, f0, f1, width) if thin else _extend_to_cap(p, f0, f1, radius, pw)
+             for (p, f0, f1), pw in zip(traced, widths)]
     if max_strokes is not None and len(paths) > max_strokes:
         lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0 for p in paths]
         keep = sorted(np.argsort(-np.asarray(lengths), kind="stable")[:max_strokes].tolist())
@@ -222,6 +225,10 @@ def vectorize(
     return BezierSketch(curves, meta=meta)
 
 
+# specks: ink regions under 0.3 dots of this width (px) are dropped. Capped, as dust and noise do
+# not grow with the pen: with the stroke width itself, thick brush characters (~25 px) lost real
+# marks of up to ~190 px (thin faint strokes), whose skeletons made 5-40 px misses
+SPECK_MAX_WIDTH = 6.0
 INK_FULL_QUANTILE = 0.9  # the ink's full level: this quantile of the pixels above Otsu's split
 
 

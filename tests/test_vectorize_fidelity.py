@@ -1,0 +1,87 @@
+"""Fidelity details of the vectoriser: lines cut by the image border, small marks beside thick
+strokes, blunt ends of thick lines."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from sketchkit.geometry.bezier import evaluate
+from sketchkit.geometry.skeleton import ink_radius
+from sketchkit.vectorize import vectorize
+from sketchkit.vectorize.fitting import _border_centre, _extend_to_cap
+
+
+def _points(sketch, n: int = 50) -> np.ndarray:
+    """``(m, 2)`` points along every curve of a sketch."""
+    return np.concatenate([evaluate(np.asarray(c), np.linspace(0.0, 1.0, n)) for c in sketch.curves])
+
+
+def _lines_image(ys: tuple[float, ...], width: float, size: int = 128, scale: int = 8) -> np.ndarray:
+    """Anti-aliased horizontal lines of ``width`` px centred at ``ys`` (cut by the top border
+    where ``y < width / 2``)."""
+    big = Image.new("L", (size * scale, size * scale), 255)
+    for y in ys:
+        top, bottom = (y - width / 2) * scale, (y + width / 2) * scale
+        ImageDraw.Draw(big).rectangle([20 * scale, top, 108 * scale, bottom - 1], fill=0)
+    return np.asarray(big.resize((size, size), Image.BOX))
+
+
+def test_a_line_cut_by_the_border_keeps_its_centre():
+    # only the inner 2.5 of its 4 px show (y = 0.5): the ink centroid (y = 1.25) is 0.75 px inside the
+    # true centre; the visible inner edge puts it back
+    for y in (0.25, 0.5):
+        pts = _points(vectorize(_lines_image((y, 50.0), 4.0), model=False, stroke_width=4.0))
+        top = pts[(pts[:, 0] > 30) & (pts[:, 0] < 98) & (pts[:, 1] < 10)]
+        assert top.size and abs(float(np.median(top[:, 1])) - y) < 0.25, (y, np.median(top[:, 1]))
+        whole = pts[(pts[:, 0] > 30) & (pts[:, 0] < 98) & (np.abs(pts[:, 1] - 50.0) < 5)]
+        assert abs(float(np.median(whole[:, 1])) - 50.0) < 0.2  # a line clear of the border stays
+
+
+def test_border_centre_needs_ink_at_the_border_and_an_inner_edge():
+    offs = np.arange(-3.0, 3.01, 0.25)
+    outside = offs > 1.0  # the border beyond +1 px
+    cut = np.where(offs < -1.0, 0.0, 1.0)  # ink from -1 px up to the border: inner edge at -1
+    assert abs(_border_centre(offs, cut, outside, 4.0) - 1.0) < 0.15  # half a width beyond the edge
+    ends_before = np.where((offs < -1.0) | (offs > 0.5), 0.0, 1.0)
+    assert _border_centre(offs, ends_before, outside, 4.0) is None  # the ink stops before the border
+    assert _border_centre(offs, np.ones_like(offs), outside, 4.0) is None  # no inner edge seen
+    assert _border_centre(offs, cut, np.abs(offs) > 1.0, 4.0) is None  # cut on both sides
+
+
+def test_a_small_mark_beside_thick_strokes_is_kept():
+    def drawing(mark: bool) -> np.ndarray:
+        img = Image.new("L", (256, 256), 255)
+        d = ImageDraw.Draw(img)
+        d.line([(30, 60), (220, 60)], fill=0, width=24)
+        d.line([(30, 180), (220, 180)], fill=0, width=24)
+        if mark:
+            d.rectangle([120, 110, 122, 126], fill=0)  # 3 x 17 px: a faint stroke, not dust
+        return np.asarray(img)
+
+    sk = vectorize(drawing(True), model=False)
+    near = np.linalg.norm(_points(sk) - np.array([121.5, 118.5]), axis=1)
+    assert near.min() < 3.0, near.min()
+    assert sk.meta["num_strokes"] == vectorize(drawing(False), model=False).meta["num_strokes"] + 1
+
+
+def test_thick_blunt_ends_move_to_the_cap_centre_and_tapers_stay():
+    mask = np.zeros((80, 200), bool)
+    mask[30:51, 40:161] = True  # a 21 px bar with square ends at x = 40 and 161
+    radius = ink_radius(mask)
+    path = np.stack([np.arange(60.5, 141.0), np.full(81, 40.5)], axis=1)  # stops 20 px short of each end
+    out = _extend_to_cap(path, True, True, radius, 21.0)
+    assert out.shape[0] == path.shape[0] + 2
+    # the ends moved on, by at most half a width, and a disc of the stroke still fits there
+    assert 50.0 - 0.01 <= out[0, 0] < 60.5 and 140.5 < out[-1, 0] <= 151.0 + 0.01
+    assert out[0, 0] <= 52.0 and out[-1, 0] >= 149.0
+    assert np.array_equal(_extend_to_cap(path, False, False, radius, 21.0), path)
+    # a tapering end: the ink narrows right away, so the end stays
+    taper = np.zeros((80, 200), bool)
+    for x in range(40, 161):
+        half = int(round(10 * min(1.0, (x - 40) / 60.0)))
+        taper[40 - half : 41 + half, x] = True
+    tr = ink_radius(taper)
+    start = np.stack([np.arange(70.5, 141.0), np.full(71, 40.5)], axis=1)
+    moved = _extend_to_cap(start, True, False, tr, 21.0)
+    assert moved.shape[0] == start.shape[0] or moved[0, 0] > 69.0
