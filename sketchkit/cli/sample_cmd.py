@@ -114,14 +114,9 @@ def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, te
     try:
         return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
     except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
-        message = str(exc)
-        if "unknown class" in message:
-            flag = f"--class {label!r}"
-        elif message.startswith("component_temperature"):
-            flag = "--component-temperature"
-        else:
-            flag = "--min-class-posterior"
-        raise InputError(f"{flag}: {' '.join(message.split())}") from None
+        # (--component-temperature was checked above: the model raises nothing more for it)
+        flag = f"--class {label!r}" if "unknown class" in str(exc) else "--min-class-posterior"
+        raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -354,7 +354,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
 
     def _generator_loss(self, tokens: torch.Tensor, lengths: torch.Tensor, step: int,
                         classes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        B, L, _ = tokens.shape
+        B = tokens.shape[0]
         if self.num_classes and classes is None:
             raise ValueError("a conditional model needs 'classes' in the batch")
         if self.config.latent_dim:
@@ -373,17 +373,12 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             past = torch.cat([tokens[..., :xy] + self.config.input_noise * torch.randn_like(tokens[..., :xy]),
                               tokens[..., xy:]], -1)
         out, _ = self.decoder(self._decoder_inputs(past, cond), self._init_state(cond))  # (B, L, H)
-        ll, bits = self.head.token_log_prob(self.dec_dropout(out), tokens[..., :self.token_dim],
-                                            self._continues(tokens))
-        mask = (torch.arange(L, device=tokens.device)[None] < lengths[:, None]).to(tokens.dtype)  # (B, L)
+        ll, stop_nll, cont_nll, mask, last = self._step_log_terms(self.dec_dropout(out), tokens, lengths)
         nll = -(ll * mask).sum() / mask.sum()
-        stop_target = (torch.arange(L, device=tokens.device)[None] == (lengths[:, None] - 1)).to(tokens.dtype)
-        bce = nn.functional.binary_cross_entropy_with_logits(bits[..., 0], stop_target, reduction="none")
-        stop = (bce * mask).sum() / mask.sum()
-        if self.config.join_pieces:  # "the next token continues this stroke", wherever a next token exists
-            inner = mask * (1.0 - stop_target)
-            bce = nn.functional.binary_cross_entropy_with_logits(bits[..., 1], tokens[..., -1], reduction="none")
-            stop = stop + (bce * inner).sum() / inner.sum().clamp_min(1.0)
+        stop = (stop_nll * mask).sum() / mask.sum()
+        if cont_nll is not None:  # "the next token continues this stroke", wherever a next token exists
+            inner = mask * (1.0 - last)
+            stop = stop + (cont_nll * inner).sum() / inner.sum().clamp_min(1.0)
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)).mean()
         w = self.kl_weight_at(step)
         # As in sketch-rnn: the penalty is on the KL averaged over latent dimensions, floored, so
@@ -393,6 +388,21 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             loss = loss + w * torch.clamp(kl / self.config.latent_dim, min=self.config.kl_floor)
         return {"loss": loss, "nll": nll.detach(), "stop": stop.detach(), "kl": kl.detach(),
                 "kl_weight": torch.tensor(w)}
+
+    def _step_log_terms(self, h: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """Per step of the sequences ``tokens`` ``(B, L, seq_dim)`` (``lengths`` ``(B,)`` valid
+        steps), given decoder features ``h`` ``(B, L, dec_hidden)``: the token log density, the
+        stop bit's negative log-likelihood, the continue bit's (``None`` without ``join_pieces``),
+        the valid-step mask and the last-step indicator, all ``(B, L)``."""
+        steps = torch.arange(tokens.shape[1], device=tokens.device)[None]
+        mask = (steps < lengths[:, None]).to(tokens.dtype)
+        last = (steps == (lengths[:, None] - 1)).to(tokens.dtype)
+        ll, bits = self.head.token_log_prob(h, tokens[..., :self.token_dim], self._continues(tokens))
+        bce = nn.functional.binary_cross_entropy_with_logits
+        stop_nll = bce(bits[..., 0], last, reduction="none")
+        cont_nll = bce(bits[..., 1], tokens[..., -1], reduction="none") if self.config.join_pieces else None
+        return ll, stop_nll, cont_nll, mask, last
 
     def _continues(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool: token continues the previous token's stroke (its start is that curve's end)."""
@@ -561,19 +571,15 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             return out
         tokens, lengths = self._pad_tokens([seqs[i] for i in keep])
         tokens, lengths = tokens.to(self.device), lengths.to(self.device)
-        B, L, _ = tokens.shape
-        C = self.num_classes
+        B, C = tokens.shape[0], self.num_classes
         rep = tokens.repeat_interleave(C, 0)  # (B * C, L, seq_dim): every sequence under every class
         classes = torch.arange(C, device=self.device).repeat(B)
         cond = self._condition(None, classes, B * C)
         h, _ = self.decoder(self._decoder_inputs(rep, cond), self._init_state(cond))
-        mask = (torch.arange(L, device=self.device)[None] < lengths.repeat_interleave(C)[:, None]).float()
-        ll, bits = self.head.token_log_prob(h, rep[..., :self.token_dim], self._continues(rep))  # (B * C, L)
-        last = (torch.arange(L, device=self.device)[None] == (lengths.repeat_interleave(C)[:, None] - 1)).float()
-        ll = ll - nn.functional.binary_cross_entropy_with_logits(bits[..., 0], last, reduction="none")
-        if self.config.join_pieces:
-            ll = ll - nn.functional.binary_cross_entropy_with_logits(
-                bits[..., 1], rep[..., -1], reduction="none") * (1.0 - last)
+        ll, stop_nll, cont_nll, mask, last = self._step_log_terms(h, rep, lengths.repeat_interleave(C))  # (B * C, L)
+        ll = ll - stop_nll
+        if cont_nll is not None:
+            ll = ll - cont_nll * (1.0 - last)
         log_px = (ll * mask).sum(1).view(B, C)
         out[keep] = torch.softmax(log_px, -1).cpu()
         return out

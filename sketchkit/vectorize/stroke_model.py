@@ -152,22 +152,20 @@ def _model_starts(model: Any, pieces: list[np.ndarray], width: int) -> tuple[np.
         k = model.points
         lengths = np.array([p.shape[0] for p in pieces])
         first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        # each cloud's distinct points: all of a piece under k points (the rounded linspace indices
+        # then hit every point), else the k sampled ones; max-pooling needs each point once
+        m = np.minimum(lengths, k)
         idx = np.round(np.arange(k)[None, :] * ((lengths - 1) / (k - 1))[:, None]).astype(np.int64)  # = linspace
         idx[:, -1] = lengths - 1
-        flat = np.concatenate(pieces)
-        cloud = flat[first[:, None] + idx]  # (P, k, 2)
-        lo, hi = cloud.min(axis=1), cloud.max(axis=1)
+        take = np.where((lengths < k)[:, None], np.minimum(np.arange(k)[None, :], lengths[:, None] - 1), idx)
+        keep = (np.arange(k)[None, :] < m[:, None]).ravel()
+        pts = np.concatenate(pieces)[(first[:, None] + take).ravel()[keep]]  # (sum m, 2), cloud after cloud
+        run = np.concatenate([[0], np.cumsum(m)[:-1]])
+        lo, hi = np.minimum.reduceat(pts, run), np.maximum.reduceat(pts, run)
         centre = (lo + hi) / 2.0
         scale = np.maximum((hi - lo).max(axis=1) / 2.0, 1e-6)
-        # the distinct points of each cloud: all of a piece under k points (the rounded indices
-        # then hit every point), else the k sampled ones
-        short = lengths < k
-        take = np.where(short[:, None], np.minimum(np.arange(k)[None, :], lengths[:, None] - 1), idx)
-        keep = (np.arange(k)[None, :] < np.minimum(lengths, k)[:, None]).ravel()
-        rows = (first[:, None] + take).ravel()[keep]
-        owner = np.repeat(np.arange(n_p), np.minimum(lengths, k))
-        unit = (flat[rows] - centre[owner]) / scale[owner, None]
-        ctrl, _ = model.predict_runs(unit, np.minimum(lengths, k))
+        owner = np.repeat(np.arange(n_p), m)
+        ctrl, _ = model.predict_runs((pts - centre[owner]) / scale[owner, None], m)
         ctrl = ctrl * scale[:, None, None] + centre[:, None]
         off = 0
         for d in range(1, min(model.max_degree, width - 1) + 1):
