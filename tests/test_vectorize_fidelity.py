@@ -85,3 +85,32 @@ def test_thick_blunt_ends_move_to_the_cap_centre_and_tapers_stay():
     start = np.stack([np.arange(70.5, 141.0), np.full(71, 40.5)], axis=1)
     moved = _extend_to_cap(start, True, False, tr, 21.0)
     assert moved.shape[0] == start.shape[0] or moved[0, 0] > 69.0
+
+
+def test_a_lobe_of_a_blot_wider_than_its_strokes_is_kept():
+    from sketchkit.geometry.morphology import skeletonize
+    from sketchkit.geometry.skeleton import trace_paths
+
+    im = Image.new("L", (200, 140), 0)
+    d = ImageDraw.Draw(im)
+    d.rectangle([20, 55, 180, 65], fill=255)  # an 11 px bar (centre y = 60)
+    d.ellipse([72, 32, 128, 88], fill=255)  # a blot on it, radius 28
+    d.ellipse([86, 66, 114, 94], fill=255)  # a lobe 6 px beyond the blot, 29 px beyond the bar
+    mask = np.asarray(im) > 127
+    paths = trace_paths(skeletonize(mask), width=11.0, radius=ink_radius(mask))
+    # within the blot's disc, the lobe was pruned as an outline bump; the bar drawn at its own width
+    # leaves it uncovered
+    assert max(float(p[:, 1].max()) for p in paths) > 75.0
+
+
+def test_a_thin_line_beside_thick_strokes_is_centred_on_its_own_width():
+    img = Image.new("L", (256, 160), 255)
+    d = ImageDraw.Draw(img)
+    d.rectangle([20, 20, 236, 59], fill=0)  # 40 px bar
+    d.rectangle([20, 100, 236, 119], fill=0)  # 20 px bar (the image's width: 19 px)
+    d.rectangle([40, 66, 216, 70], fill=0)  # 5 px line (centre y = 68.5), 6 px below the 40 px bar
+    sk = vectorize(np.asarray(img), model=False)
+    pts = _points(sk)
+    line = pts[(np.abs(pts[:, 1] - 68.5) < 4) & (pts[:, 0] > 60) & (pts[:, 0] < 196)]
+    # a centring window of the image's width took in the bar's ink: 0.75 px off
+    assert line.size and float(np.abs(line[:, 1] - 68.5).max()) < 0.25

@@ -178,15 +178,17 @@ def vectorize(
     net = _resolve_model(model)
     if net is not None and getattr(net, "max_degree", 7) < 1:
         net = None
-    # cut paths into pieces at corners
+    # cut paths into pieces at corners; centring window and corner scale follow each path's own
+    # width (brush characters mix 9 and 40 px strokes: the image's width pulled thin strokes'
+    # centrelines towards neighbouring ink and blurred their corners)
     pieces, owner = [], []
     dots = {}
     for s, p in enumerate(paths):
         if p.shape[0] < 2 or np.ptp(p, axis=0).max() < 1.0:
             dots[s] = p.mean(axis=0)
             continue
-        sm = _centre(_smooth(p), ink, width)
-        cuts = _corners(sm, width)
+        sm = _centre(_smooth(p), ink, widths[s])
+        cuts = _corners(sm, widths[s])
         bounds = [0] + cuts + [sm.shape[0] - 1]
         segs = [sm[a : b + 1].copy() for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 1]
         for k in range(len(segs) - 1 if thin else 0):
