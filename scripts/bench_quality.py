@@ -179,6 +179,8 @@ def main() -> None:
                     help="BézierSketch VAE: scale of the latent draw (default: the model's own default)")
     ap.add_argument("--component-temperature", type=float, default=None,
                     help="BézierSketch: temperature of the mixture-component choice (default: --temperatures)")
+    ap.add_argument("--best-of", type=int, default=1,
+                    help="BézierSketch with a sample critic: keep the critic's best of this many draws per sample")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine-steps", type=int, default=0,
@@ -256,6 +258,9 @@ def main() -> None:
             if args.component_temperature is not None:
                 kw["component_temperature"] = args.component_temperature
                 tag += f" Tc={args.component_temperature:g}"
+            if args.best_of > 1:
+                kw["best_of"] = args.best_of
+                tag += f" best-of-{args.best_of}"
             items, intended = _sample(model, args.n, t, names, args.seed, **kw)
             row = score(f"{m} T={t:g}{tag}", items, intended, judge, ref_feats, ref_images, args)
             row["sample_seconds"] = time.time() - t0

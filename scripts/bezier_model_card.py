@@ -42,6 +42,18 @@ def _start_words(c) -> str:
     return f"; each curve's start point first, from its own {c.start_mixtures}-component 2-D mixture"
 
 
+def _critic_words(model, command: str) -> str:
+    if getattr(model, "critic", None) is None:
+        return ""
+    k = model.critic.config
+    return f"""- Sample critic (`sketchkit.models.sample_critic`): a {k.size} px CNN with a "real" and a "generated"
+  output per class, fitted after the generator on the train split's drawings (as their own curve
+  tokens, so rendering is no cue) against the generator's samples at the demo setting
+  (`{command}`). `best_of=k` (`--best-of k`) draws each sketch k times and keeps the draw it rates
+  most like real drawings of the class (best-of-k discriminator rejection sampling).
+"""
+
+
 def _hist(h: dict) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(h.items(), key=lambda kv: int(kv[0])))
 
@@ -53,11 +65,13 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, required=True)
     ap.add_argument("--command", default="")
     ap.add_argument("--notes", default="")
-    ap.add_argument("--demo", default="--temperature 0.15 --min-class-posterior 0.999",
+    ap.add_argument("--model", type=Path, default=None, help="the shipped model folder (default: RUN/last)")
+    ap.add_argument("--critic-command", default="", help="the command that fitted the sample critic, if any")
+    ap.add_argument("--demo", default="--temperature 0.15 --min-class-posterior 0.999 --best-of 4",
                     help="sampling flags of the demo setting, as given to `sketchkit sample`")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    model = load_model(args.run / "last")
+    model = load_model(args.model or args.run / "last")
     c = model.config
     bench = json.loads(args.bench.read_text())
     info = json.loads((args.run / "run.json").read_text())
@@ -87,7 +101,7 @@ the class, draws a sketch as a sequence of degree-{c.max_degree} curve tokens.
   {c.class_dim}-dim class embedding; token head `{c.token_head}` ({c.num_mixtures}-component mixture over each
   curve{_start_words(c)}) plus stop and continue bits; dropout {c.dropout:g}, input noise
   {c.input_noise:g}, canvas grid {c.canvas_grid}, random scale {c.random_scale:g} and rotation {c.random_rotate:g} degrees.
-- Classes ({len(model.labels)}): {", ".join(model.labels)}.
+{_critic_words(model, args.critic_command)}- Classes ({len(model.labels)}): {", ".join(model.labels)}.
 - Demo setting: `sketchkit sample bezier --class pig -n 16 {args.demo} -o pigs.svg`
   (the Python call takes the same options as keywords: `model.sample(n, generator=g, label="pig", ...)`).
 

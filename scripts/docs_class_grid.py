@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-class-posterior", type=float, default=0.0,
                     help="bezier decoder-only models: redraw samples the model itself doubts (as sketchkit sample)")
+    ap.add_argument("--best-of", type=int, default=1,
+                    help="bezier models with a sample critic: keep the critic's best of this many draws (as sketchkit sample)")
     ap.add_argument("--cell", type=int, default=72)
     ap.add_argument("-o", "--out", type=Path, default=Path("docs/bezier_classes.png"))
     args = ap.parse_args()
@@ -72,6 +74,8 @@ def main() -> None:
     for name in model.labels:
         real_items += [s for s in test if s.label == name][: args.real]
         extra = {"min_class_posterior": args.min_class_posterior} if args.min_class_posterior else {}
+        if args.best_of > 1:
+            extra["best_of"] = args.best_of
         fake_items += model.sample(args.samples, generator=g, temperature=args.temperature, label=name, **extra)
     if real_items and all(s.is_point_cloud for s in real_items):
         real = _raster_grid(args.data, real_items, columns=args.real, cell=args.cell)

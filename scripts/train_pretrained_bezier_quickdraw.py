@@ -12,6 +12,7 @@ Usage::
         --run-dir RUN2 --latent-dim 0                                              # generator only
     python scripts/train_pretrained_bezier_quickdraw.py --run-dir RUN --resume      # after a stop
     python scripts/train_pretrained_bezier_quickdraw.py --run-dir RUN --export-only --out DIR
+    python scripts/train_pretrained_bezier_quickdraw.py --fit-critic DIR --out DIR2          # + sample critic
 
 Training goes through :func:`sketchkit.train.train`; ``--out`` receives the final checkpoint.
 The model card is written by hand from this script's output and ``scripts/bench_quality.py``.
@@ -43,7 +44,7 @@ def load_splits(data: Path = DATA) -> dict[str, list]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--run-dir", type=Path, required=True)
+    ap.add_argument("--run-dir", type=Path, default=None, help="training run folder (every mode but --fit-critic)")
     ap.add_argument("--out", type=Path, default=None, help="export the final model here")
     ap.add_argument("--embedder-steps", type=int, default=1500)
     ap.add_argument("--generator-steps", type=int, default=20000)
@@ -76,9 +77,30 @@ def main() -> None:
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--embedder-from", type=Path, default=None,
                     help="copy the embedder weights from this model/checkpoint dir and train only the generator")
+    ap.add_argument("--fit-critic", type=Path, default=None, metavar="MODEL",
+                    help="give this trained model a sample critic fitted on the train split, export to --out")
+    ap.add_argument("--critic-size", type=int, default=32, help="critic raster side in px")
+    ap.add_argument("--critic-samples", type=int, default=5700, help="generated sketches the critic sees")
+    ap.add_argument("--critic-temperature", type=float, default=0.15, help="sampling setting the critic learns")
+    ap.add_argument("--critic-min-class-posterior", type=float, default=0.999)
+    ap.add_argument("--critic-epochs", type=int, default=8)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.fit_critic is not None:
+        if args.out is None:
+            raise SystemExit("--fit-critic needs --out")
+        model = load_model(args.fit_critic).with_sample_critic(args.critic_size)
+        t0 = time.time()
+        info = model.fit_critic(load_splits(args.data)["train"], samples=args.critic_samples,
+                                temperature=args.critic_temperature,
+                                min_class_posterior=args.critic_min_class_posterior, epochs=args.critic_epochs,
+                                progress=True)
+        print(f"critic fitted in {time.time() - t0:.0f} s: {info}")
+        model.save_pretrained(args.out)
+        return
+    if args.run_dir is None:
+        raise SystemExit("--run-dir is required")
     if args.export_only:
         load_model(args.run_dir / "last").save_pretrained(args.out)
         return

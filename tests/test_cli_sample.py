@@ -16,6 +16,21 @@ def run_cli(args, capsys):
     return code, out.out, out.err
 
 
+def assert_cli_draws_as_python(folder, flags, tmp_path, capsys, **sample_kw):
+    """``sketchkit sample FOLDER -n 3 -t 0.5 FLAGS`` writes what ``model.sample(3, seed 0,
+    temperature 0.5, **sample_kw)`` draws; returns those samples."""
+    from sketchkit.api import save_samples
+    from sketchkit.models.base import load_model
+
+    code, out, err = run_cli(["sample", folder, "-n", "3", "-t", "0.5", *flags, "-o", tmp_path / "a.svg"], capsys)
+    assert code == 0 and "wrote 3 sample(s)" in out, err
+    expect = load_model(folder).eval().sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5,
+                                              **sample_kw)
+    save_samples(expect, tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+    return expect
+
+
 def tiny_bezier(folder, labels):
     from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
 
@@ -80,25 +95,15 @@ def test_class_on_a_model_without_classes(toy, tmp_path, capsys):
 
 
 def test_min_class_posterior_redraws_by_the_models_own_posterior(tmp_path, capsys):
-    from sketchkit.models.base import load_model
     from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
 
     torch.manual_seed(0)
     config = BezierSketchConfig(min_degree=3, max_degree=3, labels=("apple", "cat"), embed_hidden=8, embed_latent=8,
                                 dec_hidden=8, latent_dim=0, num_mixtures=2, max_strokes=3)
     folder = BezierSketchModel(config).save_pretrained(tmp_path / "decoder_only")
-    args = ["sample", folder, "-n", "3", "--class", "cat", "-t", "0.5", "--min-class-posterior", "0.9"]
-    code, out, err = run_cli(args + ["-o", tmp_path / "a.svg"], capsys)
-    assert code == 0 and "wrote 3 sample(s)" in out, err
-    # the CLI draws what the Python call with the same seed draws
-    model = load_model(folder).eval()
-    expect = model.sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5, label="cat",
-                          min_class_posterior=0.9)
+    expect = assert_cli_draws_as_python(folder, ["--class", "cat", "--min-class-posterior", "0.9"], tmp_path, capsys,
+                                        label="cat", min_class_posterior=0.9)
     assert all("class_posterior" in s.meta for s in expect)
-    from sketchkit.api import save_samples
-
-    save_samples(expect, tmp_path / "b.svg")
-    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
     code, _, err = run_cli(["sample", folder, "--min-class-posterior", "1.5", "-o", tmp_path / "c.svg"], capsys)
     assert code == 2 and err.count("\n") == 1 and "[0, 1]" in err, err
 
@@ -117,20 +122,31 @@ def test_min_class_posterior_on_a_model_without_one(conditional_bezier, toy, tmp
 
 
 def test_component_temperature_flag_reaches_the_model_or_names_the_problem(conditional_bezier, toy, tmp_path, capsys):
-    from sketchkit.api import save_samples
-    from sketchkit.models.base import load_model
-
-    args = ["sample", conditional_bezier, "-n", "3", "--class", "apple", "-t", "0.5", "--component-temperature", "0.1"]
-    code, out, err = run_cli(args + ["-o", tmp_path / "a.svg"], capsys)
-    assert code == 0 and "wrote 3 sample(s)" in out, err
-    expect = load_model(conditional_bezier).eval().sample(3, generator=torch.Generator().manual_seed(0), temperature=0.5,
-                                                          label="apple", component_temperature=0.1)
-    save_samples(expect, tmp_path / "b.svg")
-    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+    assert_cli_draws_as_python(conditional_bezier, ["--class", "apple", "--component-temperature", "0.1"], tmp_path,
+                               capsys, label="apple", component_temperature=0.1)
     for bad in ("0", "-2", "inf"):
         code, _, err = run_cli(["sample", conditional_bezier, "--component-temperature", bad, "-o", tmp_path / "c.svg"],
                                capsys)
         assert code == 2 and err.count("\n") == 1 and "--component-temperature" in err and "> 0" in err, err
     code, _, err = run_cli(["sample", toy, "--component-temperature", "0.1", "-o", tmp_path / "c.svg"], capsys)
     assert code == 2 and err.count("\n") == 1 and "does not take one" in err, err
+    assert not (tmp_path / "c.svg").exists()
+
+
+def test_best_of_flag_reaches_the_critic_or_names_the_problem(conditional_bezier, toy, tmp_path, capsys):
+    from sketchkit.models.base import load_model
+    from sketchkit.sketch import Sketch
+
+    model = load_model(conditional_bezier).with_sample_critic(16)
+    model.fit_critic([Sketch([[[0, 0], [10, 10], [20, 0]]], label=lab) for lab in ("apple", "cat") * 4],
+                     samples=8, epochs=1)
+    folder = model.save_pretrained(tmp_path / "critic")
+    expect = assert_cli_draws_as_python(folder, ["--class", "cat", "--best-of", "3"], tmp_path, capsys,
+                                        label="cat", best_of=3)
+    assert all("critic" in s.meta for s in expect)
+    code, _, err = run_cli(["sample", folder, "--best-of", "0", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--best-of" in err and "at least 1" in err, err
+    for no_critic in (conditional_bezier, toy):
+        code, _, err = run_cli(["sample", no_critic, "--best-of", "2", "-o", tmp_path / "c.svg"], capsys)
+        assert code == 2 and err.count("\n") == 1 and "has no sample critic" in err, err
     assert not (tmp_path / "c.svg").exists()

@@ -49,6 +49,10 @@ def sample_command(
         help="bezier models: temperature of the choice of mixture component alone (> 0; default: "
              "--temperature, as in sketch-rnn). Lower keeps to the likeliest components.",
         show_default=False),
+    best_of: int = typer.Option(
+        1, "--best-of",
+        help="bezier models with a sample critic (the shipped one): draw each sketch this many times "
+             "and keep the draw the critic rates most like real drawings (1: off)."),
 ) -> None:
     """Sample N sketches from MODEL and render them to an SVG/PNG grid or a folder of SVGs."""
     if n < 1:
@@ -65,22 +69,25 @@ def sample_command(
         raise InputError(f"--min-class-posterior: expected a number in [0, 1], got {min_class_posterior}")
     if component_temperature is not None and not 0 < component_temperature < float("inf"):
         raise InputError(f"--component-temperature: expected a finite value > 0, got {component_temperature}")
+    if best_of < 1:
+        raise InputError(f"--best-of: expected at least 1, got {best_of}")
     check_output(output)
     from sketchkit.api import load, sample, save_samples
 
-    if label is None and not min_class_posterior and component_temperature is None:
+    if label is None and not min_class_posterior and component_temperature is None and best_of == 1:
         items = sample(model, n, seed=seed, temperature=temperature, device=device)
     else:
         items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature,
                               min_class_posterior=min_class_posterior,
-                              component_temperature=component_temperature)
+                              component_temperature=component_temperature, best_of=best_of)
     paths = save_samples(items, output, columns=columns, cell=cell, stroke_width=stroke_width)
     where = paths[0] if len(paths) == 1 else f"{output}/ ({len(paths)} files)"
     typer.echo(f"wrote {len(items)} sample(s) to {where}")
 
 
 def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, temperature: float,
-                  min_class_posterior: float = 0.0, component_temperature: float | None = None) -> list:
+                  min_class_posterior: float = 0.0, component_temperature: float | None = None,
+                  best_of: int = 1) -> list:
     """``n`` samples of class ``label`` (``None``: classes drawn by the model), optionally redrawn
     by the model's own class posterior, with the model-specific sampling options the flags name
     (same seeding as :func:`sketchkit.api.sample`)."""
@@ -109,12 +116,16 @@ def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, te
             raise InputError(f"--component-temperature: the {family!r} model ({name}) does not take one "
                              f"(bezier models do)")
         options["component_temperature"] = float(component_temperature)
+    if best_of > 1:
+        if getattr(loaded, "critic", None) is None:
+            raise InputError(f"--best-of: the {family!r} model ({name}) has no sample critic to rank draws by")
+        options["best_of"] = int(best_of)
     loaded.eval()
     generator = torch.Generator().manual_seed(int(seed))
     try:
         return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
     except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
-        # (--component-temperature was checked above: the model raises nothing more for it)
+        # (--component-temperature and --best-of were checked above: the model raises nothing more for them)
         flag = f"--class {label!r}" if "unknown class" in str(exc) else "--min-class-posterior"
         raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
 

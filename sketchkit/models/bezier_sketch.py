@@ -53,6 +53,7 @@ from sketchkit.models.base import NumberRange, check_sample_args
 from sketchkit.models.bezier_tokens import CurveTokens, estimate_token_scales
 from sketchkit.models.latent_prior import FittedPriorMixin
 from sketchkit.models.causal_transformer import CausalTransformer
+from sketchkit.models.sample_critic import SampleCriticMixin
 from sketchkit.models.token_canvas import CanvasFeatures
 from sketchkit.models.stroke_embedder import EmbeddedStrokes, StrokeEmbedder, unit_box
 from sketchkit.models.token_heads import JointTokenHead, StartChordTokenHead, StartFirstTokenHead
@@ -71,7 +72,8 @@ class BezierSketchConfig(ModelConfig):
     # latent_dim = 0 is allowed here: a decoder-only generator (overrides the generic ">= 1" rule)
     field_ranges: ClassVar[dict[str, NumberRange]] = {"latent_dim": NumberRange(0), "split_turn": NumberRange(0),
                                                       "random_rotate": NumberRange(0, 180),
-                                                      "canvas_grid": NumberRange(0), "input_noise": NumberRange(0)}
+                                                      "canvas_grid": NumberRange(0), "input_noise": NumberRange(0),
+                                                      "critic_size": NumberRange(0)}
 
     # --- stroke embedder -------------------------------------------------------------------
     min_degree: int = 5  # lowest degree with a head; < max_degree turns on multi-degree mode
@@ -119,6 +121,7 @@ class BezierSketchConfig(ModelConfig):
     input_noise: float = 0.0  # training: std (token units) of Gaussian noise on the decoder's past-token inputs
     fitted_prior: bool = False  # VAE: sample from Gaussians fitted per class to the training codes (see latent_prior)
     prior_components: int = 1  # fitted prior: Gaussians per class (k-means clusters of its codes)
+    critic_size: int = 0  # raster side (px) of the sample critic that sample(best_of=k) ranks draws by (0: none)
     # --- conditioning -------------------------------------------------------------------------
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
@@ -138,7 +141,8 @@ class BezierSketchConfig(ModelConfig):
 # ----------------------------------------------------------------------------------------------
 
 @register_model
-class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassConditional, FittedPriorMixin, SketchModel):
+class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassConditional, FittedPriorMixin,
+                        SampleCriticMixin, SketchModel):
     """BézierSketch stroke embedder + stroke-token VAE generator (see the module docstring).
 
     The embedder lives in :class:`~sketchkit.models.stroke_embedder.StrokeEmbedder`, the token
@@ -203,6 +207,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             self.make_prior(self.num_classes, c.latent_dim)
         else:
             self.prior = None
+        self.make_critic()
 
 
     def _condition(self, z: torch.Tensor | None, classes: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -476,7 +481,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
                label: str | int | Sequence[str | int] | None = None,
                max_strokes: int | None = None, min_class_posterior: float = 0.0,
                tries: int = 8, latent_temperature: float = 1.0,
-               component_temperature: float | None = None) -> list[BezierSketch]:
+               component_temperature: float | None = None, best_of: int = 1) -> list[BezierSketch]:
         """Draw ``n`` new sketches from the prior.
 
         A VAE (``latent_dim >= 1``) draws each latent from ``N(0, I)``, or, once a ``fitted_prior``
@@ -504,16 +509,21 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
                 and shape); ``None`` (default) uses ``temperature`` for it, as sketch-rnn does. Set
                 below ``temperature``, draws keep to the likeliest components, each with its
                 ``temperature``-scaled spread.
+            best_of: models with a sample critic (``critic_size > 0``, see
+                :mod:`sketchkit.models.sample_critic`): draw each sample this many times (each
+                draw as above, ``min_class_posterior`` included) and keep the draw the critic
+                rates most like real drawings of its class. 1 (default) keeps the first draw.
 
         Returns:
             ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame, each
             ``label``-ed with its class name (conditional models); with ``min_class_posterior``,
-            ``meta["class_posterior"]`` holds the kept draw's posterior.
+            ``meta["class_posterior"]`` holds the kept draw's posterior, with ``best_of > 1``
+            ``meta["critic"]`` its critic log-odds.
 
         Raises:
             ValueError: bad ``n``/``temperature``, an unknown class (listing the known ones),
-                ``label`` given to an unconditional model, or ``min_class_posterior`` on a model
-                that cannot compute it.
+                ``label`` given to an unconditional model, ``min_class_posterior`` on a model
+                that cannot compute it, or ``best_of > 1`` on a model without a critic.
         """
         check_sample_args(n, temperature)
         if not 0.0 <= min_class_posterior <= 1.0:
@@ -526,6 +536,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             raise ValueError(f"latent_temperature: expected a finite number >= 0, got {latent_temperature!r}")
         if component_temperature is not None and not 0.0 < component_temperature < float("inf"):
             raise ValueError(f"component_temperature: expected a finite number > 0, got {component_temperature!r}")
+        self._check_best_of(best_of)
         classes = self._sample_classes(n, label, generator)
         z = torch.zeros(n, 0)
         if self.config.latent_dim:
@@ -535,12 +546,20 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         names = [None] * n if classes is None else [self.labels[int(i)] for i in classes]
         decode_kw = dict(generator=generator, temperature=temperature, max_strokes=max_strokes,
                          component_temperature=component_temperature)
-        toks = self._decode(cond, **decode_kw)
-        if min_class_posterior > 0:
-            toks, post = self._redraw_by_posterior(toks, classes, cond, min_class_posterior, tries, **decode_kw)
-            return [self._to_bezier(t, label=nm, meta={"class_posterior": p})
-                    for t, nm, p in zip(toks, names, post)]
-        return [self._to_bezier(t, label=nm) for t, nm in zip(toks, names)]
+
+        def draw() -> list[BezierSketch]:
+            toks = self._decode(cond, **decode_kw)
+            if min_class_posterior > 0:
+                toks, post = self._redraw_by_posterior(toks, classes, cond, min_class_posterior, tries, **decode_kw)
+                return [self._to_bezier(t, label=nm, meta={"class_posterior": p})
+                        for t, nm, p in zip(toks, names, post)]
+            return [self._to_bezier(t, label=nm) for t, nm in zip(toks, names)]
+
+        return self.keep_best_of(draw, best_of)
+
+    def _real_as_curves(self, sketches: Sequence[Sketch]) -> list[BezierSketch]:
+        """Drawings as the curves their own tokens decode to (what a perfect generator draws), labelled."""
+        return [self._to_bezier(t, label=s.label) for s, t in zip(sketches, self._sketch_tokens(sketches)) if len(t)]
 
     def _redraw_by_posterior(self, toks: list[np.ndarray], classes: torch.Tensor, cond: torch.Tensor,
                              threshold: float, tries: int, **decode_kw: Any) -> tuple[list[np.ndarray], list[float]]:
