@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	mkdir -p out
 	$(BIN)/sketchkit vectorize sketchkit/examples/cat.png -o out/cat.svg
-	$(BIN)/sketchkit sample bezier --class pig -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 -o out/bezier_pig.svg
-	$(BIN)/sketchkit sample bezier --class ambulance -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 -o out/bezier_ambulance.svg
-	$(BIN)/sketchkit sample bezier --class face -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 -o out/bezier_face.svg
+	$(BIN)/sketchkit sample bezier --class pig -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 --best-of 8 -o out/bezier_pig.svg
+	$(BIN)/sketchkit sample bezier --class ambulance -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 --best-of 8 -o out/bezier_ambulance.svg
+	$(BIN)/sketchkit sample bezier --class face -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 --best-of 8 -o out/bezier_face.svg
 	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 --temperature 0.3 -o out/sketchode_samples.svg
 	$(BIN)/sketchkit sample cloud2curve -n 16 --seed 0 --temperature 0.5 -o out/cloud2curve_samples.svg
 	$(BIN)/sketchkit sample cloud2curve_kmnist --class 6 -n 8 --seed 0 --temperature 0.5 -o out/kmnist_ma.svg

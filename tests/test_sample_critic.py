@@ -86,3 +86,21 @@ def test_best_of_and_fit_critic_errors():
         critic.fit_critic([Sketch([])])
     assert len(model.sample(2, best_of=1)) == 2
 
+
+def test_shipped_bezier_critic_prefers_held_out_drawings_to_samples():
+    """The shipped critic was fitted on the train split: held-out test drawings of a class (as the
+    model's own curve tokens) score above the model's samples of that class."""
+    from conftest import shared_path
+    from sketchkit.data import read_all
+    from sketchkit.data.splits import split_sketches
+
+    spg = shared_path("quickdraw", "spg")
+    model = load_model("bezier")
+    assert model.critic is not None and model.config.critic_size == 32
+    test = [s for s in split_sketches(read_all(spg / "pig.ndjson"))["test"] if s.num_strokes][:30]
+    real = model.critic_scores(model._real_as_curves(test))
+    fake = model.critic_scores(model.sample(30, generator=torch.Generator().manual_seed(0), temperature=0.15,
+                                            label="pig"))
+    assert np.median(real) > np.median(fake), (np.median(real), np.median(fake))
+    kept = model.sample(4, generator=torch.Generator().manual_seed(0), temperature=0.15, label="pig", best_of=3)
+    assert all(np.isfinite(s.meta["critic"]) for s in kept)
