@@ -35,7 +35,9 @@ def critic_model() -> BezierSketchModel:
         BezierSketchConfig(min_degree=3, max_degree=3, embed_hidden=8, embed_latent=8, dec_hidden=16, latent_dim=0,
                            num_mixtures=2, max_strokes=4), data)
     model = BezierSketchModel(config).with_sample_critic(16)
+    assert model.training
     info = model.fit_critic(data, samples=48, temperature=1.0, epochs=6)
+    assert not model.training  # it samples (and leaves the model) in eval mode: no dropout, no input noise
     assert info["real"] == 24 and info["generated"] == 48
     return model
 
