@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--notes", default="")
     ap.add_argument("--model", type=Path, default=None, help="the shipped model folder (default: RUN/last)")
     ap.add_argument("--critic-command", default="", help="the command that fitted the sample critic, if any")
-    ap.add_argument("--demo", default="--temperature 0.15 --min-class-posterior 0.999 --best-of 4",
+    ap.add_argument("--demo", default="--temperature 0.15 --min-class-posterior 0.999 --best-of 8",
                     help="sampling flags of the demo setting, as given to `sketchkit sample`")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()

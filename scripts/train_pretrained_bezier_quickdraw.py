@@ -80,10 +80,11 @@ def main() -> None:
     ap.add_argument("--fit-critic", type=Path, default=None, metavar="MODEL",
                     help="give this trained model a sample critic fitted on the train split, export to --out")
     ap.add_argument("--critic-size", type=int, default=32, help="critic raster side in px")
-    ap.add_argument("--critic-samples", type=int, default=5700, help="generated sketches the critic sees")
+    ap.add_argument("--critic-samples", type=int, default=None,
+                    help="generated sketches the critic sees (default: as many as training drawings)")
     ap.add_argument("--critic-temperature", type=float, default=0.15, help="sampling setting the critic learns")
     ap.add_argument("--critic-min-class-posterior", type=float, default=0.999)
-    ap.add_argument("--critic-epochs", type=int, default=8)
+    ap.add_argument("--critic-epochs", type=int, default=10)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)

@@ -121,7 +121,6 @@ class SampleCriticMixin:
         pred = self.critic.predict_proba(x, device=str(self.device)).reshape(len(x), -1, 2)
         own = pred[np.arange(len(x)), y // 2]  # (N, 2): real / generated within the item's class
         acc = float(((own[:, 1] > own[:, 0]).astype(np.int64) == (y % 2)).mean())
-        self.eval()
         return {"real": float(len(fits)), "generated": float(len(fake)), "train_accuracy": acc}
 
     def _check_best_of(self, best_of: int) -> None:
