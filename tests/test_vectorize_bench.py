@@ -49,3 +49,21 @@ def test_quickdraw_line_range_option(bench):
     assert list(bench._line_range("7")) == [7]
     with pytest.raises(argparse.ArgumentTypeError):
         bench._line_range("20-30")
+
+
+def test_folder_bench_renders_balanced_drawings_and_times_a_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = BENCH.with_name("bench_vectorize_folder.py")
+    spg = BENCH.parents[2] / "shared" / "data" / "quickdraw" / "spg"
+    if not spg.is_dir():
+        pytest.skip(f"real data not found: {spg}")
+    out = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(script), "--n", "4", "--jobs", "1", "--repeats", "1", "--json", str(out)],
+                   check=True, capture_output=True, cwd=script.parent)
+    result = json.loads(out.read_text())
+    # every image rendered, vectorised and timed
+    assert result["images"] == 4 and result["svgs_written"] == 4
+    assert result["ms_per_image"]["sketchkit"] > 0

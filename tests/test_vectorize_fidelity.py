@@ -1,14 +1,16 @@
 """Fidelity details of the vectoriser: lines cut by the image border, small marks beside thick
-strokes, blunt ends of thick lines."""
+strokes, blunt ends of thick lines, thick strokes drawn in runs of their local width."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from sketchkit.geometry.bezier import evaluate
 from sketchkit.geometry.skeleton import ink_radius
-from sketchkit.vectorize import vectorize
+from sketchkit.vectorize import as_sketch, to_ndjson, to_svg, vectorize
 from sketchkit.vectorize.fitting import _border_centre, _extend_to_cap
 
 
@@ -114,3 +116,82 @@ def test_a_thin_line_beside_thick_strokes_is_centred_on_its_own_width():
     line = pts[(np.abs(pts[:, 1] - 68.5) < 4) & (pts[:, 0] > 60) & (pts[:, 0] < 196)]
     # a centring window of the image's width took in the bar's ink: 0.75 px off
     assert line.size and float(np.abs(line[:, 1] - 68.5).max()) < 0.25
+
+
+def _necked_bar(size: tuple[int, int] = (240, 120), y: float = 60.0) -> np.ndarray:
+    """A 24 px bar (x 20..220, centred at ``y``) whose middle third narrows to 8 px; blurred."""
+    from PIL import ImageFilter
+
+    im = Image.new("L", size, 255)
+    d = ImageDraw.Draw(im)
+    d.rectangle([20, y - 12, 86, y + 11], fill=0)
+    d.rectangle([154, y - 12, 220, y + 11], fill=0)
+    d.rectangle([80, y - 4, 160, y + 3], fill=0)
+    return np.asarray(im.filter(ImageFilter.GaussianBlur(1.5)))
+
+
+def test_split_chain_cuts_curves_without_moving_them():
+    from sketchkit.vectorize.stroke_widths import split_chain
+
+    a = np.array([[0.0, 0.0], [10.0, 20.0], [30.0, 20.0], [40.0, 0.0]])
+    b = np.array([[40.0, 0.0], [50.0, -10.0], [60.0, 5.0]])
+    parts = split_chain([a, b], [(0, 0.3), (0, 0.7), (1, 0.5)])
+    assert [len(p) for p in parts] == [1, 1, 2, 1]
+    t = np.linspace(0.0, 1.0, 11)
+    # the parts join end to end and run along the original curves
+    ends = [(p[0][0], p[-1][-1]) for p in parts]
+    assert all(np.allclose(ends[i][1], ends[i + 1][0]) for i in range(3))
+    assert np.allclose(evaluate(parts[0][0], t), evaluate(a, 0.3 * t))
+    assert np.allclose(evaluate(parts[1][0], t), evaluate(a, 0.3 + 0.4 * t))
+    assert np.allclose(evaluate(parts[3][0], t), evaluate(b, 0.5 + 0.5 * t))
+    assert [len(p) for p in split_chain([a, b], [(0, 1.0)])] == [1, 1]
+
+
+def test_level_runs_join_short_runs_to_the_closer_neighbour():
+    from sketchkit.vectorize.stroke_widths import level_runs
+
+    level = np.array([0] * 8 + [1, 1] + [3] * 8 + [0] * 2)
+    # the 2-sample runs go: [1, 1] to the level-0 run before it, the trailing [0, 0] to the 3s
+    assert level_runs(level, 3) == [[0, 10], [10, 20]]
+    assert level_runs(level, 1) == [[0, 8], [8, 10], [10, 18], [18, 20]]
+    assert level_runs(np.array([2, 2, 3, 2, 2]), 3) == [[0, 5]]
+
+
+def test_a_thick_stroke_is_drawn_thinner_where_its_ink_narrows():
+    sk = vectorize(_necked_bar(), model=False)
+    widths = np.asarray(sk.meta["stroke_widths"])
+    assert len(widths) >= 3 and set(sk.meta["stroke_path"]) == {0}  # one pen stroke, in width runs
+    assert sk.meta["num_strokes"] == 1
+    # the SVG keeps the runs of the stroke together in one group; a run narrower than the
+    # image's width carries its own
+    svg = to_svg(sk)
+    inner = svg.split("<g>")[1].split("</g>")[0] if svg.count("<g>") == 1 else ""
+    assert inner.count("<path") == len(widths)
+    assert inner.count("stroke-width=") == int(np.sum(widths != sk.meta["stroke_width"])) >= 1
+    # polyline exports join the runs again: one pen stroke
+    assert as_sketch(sk).num_strokes == 1 and len(json.loads(to_ndjson(sk))["drawing"]) == 1
+    assert widths.max() > 20.0 and widths.min() < 11.0, widths
+    # the narrow run lies on the neck, and its ends reach no wider part than the neck
+    thin = int(np.argmin(widths))
+    pts = np.concatenate([evaluate(np.asarray(c), np.linspace(0.0, 1.0, 20))
+                          for c, s in zip(sk.curves, sk.meta["curve_stroke"]) if s == thin])
+    assert pts[:, 0].min() > 86.0 - 12.0 and pts[:, 0].max() < 154.0 + 12.0
+    assert pts[:, 0].min() < 100.0 and pts[:, 0].max() > 140.0
+    # max_strokes counts the result's strokes: no runs then
+    one = vectorize(_necked_bar(), model=False, max_strokes=1).meta
+    assert one["num_strokes"] == 1 and one["stroke_widths"][0] > 20.0
+
+
+def test_cross_width_reads_the_ink_across_and_not_past_the_border():
+    from sketchkit.vectorize.stroke_widths import cross_width
+
+    ink = np.zeros((60, 100))
+    ink[20:30] = 1.0  # a 10 px band (rows 20..29: y 20..30)
+    ink[:, 60:] = 0.0
+    ink[0:8, 10:50] = 1.0  # a band cut by the top border (rows 0..7 seen)
+    pts = np.array([[30.0, 25.0], [70.0, 25.0], [30.0, 2.0]])
+    tan = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    w = cross_width(pts, tan, ink, 0.5, 16.0)
+    assert abs(w[0] - 10.0) < 0.6 and w[1] == 0.0
+    # beyond the border the ink is unknown: that side counts in full (~16 / 2 + 2 px), not ~2 px
+    assert w[2] > 6.0 + 7.0, w

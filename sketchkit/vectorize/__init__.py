@@ -39,13 +39,17 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    starts only (about twice as fast). ``meta["curves_started_from_model"]`` counts the curves
    whose winning start was the model's.
 5. **Output**: a :class:`~sketchkit.sketch.BezierSketch` in input pixel coordinates.
-   ``meta["curve_stroke"]`` gives the stroke (path) index of each curve (a stroke is a chain of
-   curves sharing end points), ``meta["image_size"]`` ``[W, H]``, ``meta["stroke_width"]`` px
-   (whole image) and ``meta["stroke_widths"]`` px (one per stroke, from the distance transform
-   along its traced path; thick strokes are traced with local, radius-based spur and junction
-   rules, see :func:`~sketchkit.geometry.skeleton.trace_paths`).
-   :func:`to_svg` writes one open ``<path>`` per stroke in the image's own frame
-   (``viewBox="0 0 W H"``), so the SVG overlays the input exactly.
+   ``meta["curve_stroke"]`` gives the path index of each curve (a path is a chain of curves
+   sharing end points), ``meta["image_size"]`` ``[W, H]``, ``meta["stroke_width"]`` px (whole
+   image) and ``meta["stroke_widths"]`` px (one per path, from the distance transform along its
+   traced stroke; thick strokes are traced with local, radius-based spur and junction rules, see
+   :func:`~sketchkit.geometry.skeleton.trace_paths`). A pen stroke is one path, except a thick
+   stroke whose ink narrows: it is cut into runs of its local width
+   (:mod:`~sketchkit.vectorize.stroke_widths`), one path each; ``meta["stroke_path"]`` gives each
+   path's pen stroke and ``meta["num_strokes"]`` counts pen strokes.
+   :func:`to_svg` writes one open ``<path>`` per path in the image's own frame
+   (``viewBox="0 0 W H"``), so the SVG overlays the input exactly; the runs of one stroke share a
+   ``<g>``.
 
 Modules (this package re-exports the public names):
 
@@ -53,6 +57,7 @@ Modules (this package re-exports the public names):
 * :mod:`~sketchkit.vectorize.options`: :func:`validate_options` and the line-drawing check limits.
 * :mod:`~sketchkit.vectorize.stroke_model`: :class:`NumpyStrokeModel` and the model's curve proposals.
 * :mod:`~sketchkit.vectorize.fitting`: curve fitting of traced pieces (per-piece reference and batched).
+* :mod:`~sketchkit.vectorize.stroke_widths`: thick strokes cut into runs of their local width.
 * :mod:`~sketchkit.vectorize.pipeline`: :func:`vectorize`, the whole pipeline.
 * :mod:`~sketchkit.vectorize.export`: :func:`to_svg`, :func:`to_json`, :func:`to_npz_bytes`,
   :func:`to_ndjson`, :func:`as_sketch`.

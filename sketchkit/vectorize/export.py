@@ -25,14 +25,31 @@ def _strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
     return [out[k] for k in sorted(out)]
 
 
+def _pen_strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
+    """The curves of each pen stroke: paths that are runs of one stroke (``meta["stroke_path"]``) joined."""
+    chains = _strokes_of(sketch)
+    pen = sketch.meta.get("stroke_path")
+    if pen is None or len(pen) != len(chains):
+        return chains
+    out: list[list[np.ndarray]] = []
+    for k, chain in enumerate(chains):
+        if k and pen[k] == pen[k - 1]:
+            out[-1] = out[-1] + chain
+        else:
+            out.append(list(chain))
+    return out
+
+
 def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: str = "black") -> str:
     """SVG text of a vectorised drawing in the image's frame (``viewBox="0 0 W H"``).
 
-    One open ``<path>`` per stroke (``meta["curve_stroke"]``): degrees 1/2/3 are written exactly
+    One open ``<path>`` per path (``meta["curve_stroke"]``): degrees 1/2/3 are written exactly
     as ``L``/``Q``/``C``; higher degrees are converted to cubics within 0.1 px
     (:func:`sketchkit.geometry.bezier.to_cubics`). Coordinates have 2 decimals. With
-    ``meta["stroke_widths"]`` (one per stroke) and no ``stroke_width`` argument, a ``<path>`` whose
-    width differs from the group's carries its own ``stroke-width``.
+    ``meta["stroke_widths"]`` (one per path) and no ``stroke_width`` argument, a ``<path>`` whose
+    width differs from the group's carries its own ``stroke-width``. Paths that are runs of one
+    pen stroke (the same ``meta["stroke_path"]``, drawn at their local widths) share a ``<g>``,
+    so an editor selects and moves the stroke as one.
 
     Args:
         sketch: a ``BezierSketch`` (``meta["image_size"]`` gives the frame; else its bounds).
@@ -61,7 +78,13 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
     per_path = sketch.meta.get("stroke_widths") if stroke_width is None else None
     if per_path is None or len(per_path) != len(chains):
         per_path = None
+    pen = sketch.meta.get("stroke_path")
+    if pen is None or len(pen) != len(chains):
+        pen = list(range(len(chains)))
     for k, chain in enumerate(chains):
+        runs = pen.count(pen[k])
+        if runs > 1 and (k == 0 or pen[k - 1] != pen[k]):
+            lines.append("<g>")
         parts = [f"M {_num(chain[0][0, 0])} {_num(chain[0][0, 1])}"]
         for c in chain:
             pieces = [c] if c.shape[0] <= 4 else to_cubics(c, tolerance=0.1)
@@ -72,6 +95,8 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
         if per_path is not None and _num(float(per_path[k])) != _num(float(sw)):
             own = f' stroke-width="{_num(float(per_path[k]))}"'
         lines.append(f'<path d="{" ".join(parts)}"{own}/>')
+        if runs > 1 and (k == len(chains) - 1 or pen[k + 1] != pen[k]):
+            lines.append("</g>")
     lines += ["</g>", "</svg>", ""]
     return "\n".join(lines)
 
@@ -79,14 +104,17 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
 def to_json(sketch: BezierSketch) -> str:
     """JSON text: ``{"image_size", "stroke_width", "stroke_widths", "strokes": [[curve control points ...], ...]}``.
 
-    Each curve is a list of ``[x, y]`` control points (its degree is ``len - 1``);
-    ``stroke_widths`` has one width in px per stroke (``null`` when unknown).
+    Each curve is a list of ``[x, y]`` control points (its degree is ``len - 1``); a stroke here
+    is a path, ``stroke_widths`` has one width in px per path (``null`` when unknown) and
+    ``stroke_path`` the pen stroke of each path (runs of a thick stroke share one; ``null`` when
+    unknown).
     """
     doc = {
         "format": "sketchkit.vectorize/1",
         "image_size": sketch.meta.get("image_size"),
         "stroke_width": sketch.meta.get("stroke_width"),
         "stroke_widths": sketch.meta.get("stroke_widths"),
+        "stroke_path": sketch.meta.get("stroke_path"),
         "strokes": [[np.round(c, 4).tolist() for c in chain] for chain in _strokes_of(sketch)],
     }
     return json.dumps(doc, separators=(",", ":")) + "\n"
@@ -94,8 +122,9 @@ def to_json(sketch: BezierSketch) -> str:
 
 def to_npz_bytes(sketch: BezierSketch) -> bytes:
     """``.npz`` bytes: ``control_points`` (total, 2) float64, ``degrees`` (curves,), ``curve_stroke``
-    (curves,), ``image_size`` (2,), ``stroke_widths`` (strokes,) px (empty when unknown) and
-    ``stroke3`` (N, 3) of the curves sampled at 16 points each."""
+    (curves,), ``image_size`` (2,), ``stroke_widths`` (paths,) px and ``stroke_path`` (paths,) pen
+    stroke of each path (both empty when unknown), and ``stroke3`` (N, 3) of the curves sampled
+    at 16 points each, one pen stroke per pen-up."""
     import io
 
     curves = sketch.curves
@@ -107,6 +136,7 @@ def to_npz_bytes(sketch: BezierSketch) -> bytes:
         curve_stroke=np.array(sketch.meta.get("curve_stroke", list(range(len(curves)))), dtype=np.int64),
         image_size=np.array(sketch.meta.get("image_size", [0, 0]), dtype=np.int64),
         stroke_widths=np.array(sketch.meta.get("stroke_widths") or [], dtype=np.float64),
+        stroke_path=np.array(sketch.meta.get("stroke_path") or [], dtype=np.int64),
         stroke3=_stroke3(sketch),
     )
     return buf.getvalue()
@@ -117,7 +147,7 @@ def _polylines(sketch: BezierSketch, per_curve: int = 16) -> list[np.ndarray]:
 
     t = np.linspace(0.0, 1.0, per_curve)
     out = []
-    for chain in _strokes_of(sketch):
+    for chain in _pen_strokes_of(sketch):
         pts = [evaluate(c, t) if i == 0 else evaluate(c, t)[1:] for i, c in enumerate(chain)]
         out.append(np.concatenate(pts))
     return out
@@ -141,5 +171,5 @@ def to_ndjson(sketch: BezierSketch, *, word: str | None = None) -> str:
 
 
 def as_sketch(sketch: BezierSketch, per_curve: int = 16) -> Sketch:
-    """The vectorised strokes as a polyline :class:`~sketchkit.sketch.Sketch` (one stroke per path)."""
+    """The vectorised strokes as a polyline :class:`~sketchkit.sketch.Sketch` (one stroke per pen stroke)."""
     return Sketch(_polylines(sketch, per_curve), meta=dict(sketch.meta))

@@ -32,6 +32,7 @@ from sketchkit.vectorize.options import (
     validate_options,
 )
 from sketchkit.vectorize.stroke_model import _resolve_model
+from sketchkit.vectorize.stroke_widths import width_runs
 
 
 def vectorize(
@@ -97,7 +98,12 @@ def vectorize(
     Returns:
         ``BezierSketch`` in input pixel coordinates (x right, y down); see the module docstring
         for ``meta`` (``meta["line_statistics"]`` holds the measures above). An image without ink
-        gives an empty sketch and a :class:`BlankImageWarning`.
+        gives an empty sketch and a :class:`BlankImageWarning`. A thick stroke (over 6 px, with
+        ``stroke_width="auto"`` and no ``max_strokes``) whose ink narrows along its course is cut
+        into runs of its local width (:func:`sketchkit.vectorize.stroke_widths.width_runs`): each
+        run is one path in ``meta["curve_stroke"]`` / ``meta["stroke_widths"]``, and
+        ``meta["stroke_path"]`` gives the pen stroke of each path (``meta["num_strokes"]`` counts
+        pen strokes; the SVG groups the runs of one stroke).
 
     Raises:
         InputError: bad options (also a ``ValueError``), a missing file, an image over
@@ -202,27 +208,28 @@ def vectorize(
     stats: dict[str, int] = {}
     fitted = _fit_pieces_batched(pieces, opts, net, stats)
     curves, curve_stroke = [], []
-    stroke_ids: dict[int, int] = {}
     stroke_widths: list[float] = []
+    stroke_path: list[int] = []
     for s in range(len(paths)):
         if s in dots:
-            sid = stroke_ids.setdefault(s, len(stroke_ids))
-            stroke_widths.append(round(float(widths[s] * factor), 3))
-            c = dots[s] * factor
-            curves.append(np.stack([c, c]))
-            curve_stroke.append(sid)
-        for piece_curves, o in zip(fitted, owner):
-            if o != s:
+            chain = [np.stack([dots[s], dots[s]])]
+        else:
+            chain = [c for piece_curves, o in zip(fitted, owner) if o == s for c in piece_curves]
+            if not chain:
                 continue
-            if s not in stroke_ids:
-                stroke_widths.append(round(float(widths[s] * factor), 3))
-            sid = stroke_ids.setdefault(s, len(stroke_ids))
-            for c in piece_curves:
+        # a thick stroke is drawn in runs of its own local width (one width blots where the ink
+        # narrows); not with max_strokes, which counts the strokes of the result
+        by_width = s not in dots and not thin and fixed_width is None and max_strokes is None
+        runs = width_runs(chain, ink, thr, widths[s]) if by_width else [(chain, widths[s])]
+        for run, run_width in runs:
+            for c in run:
                 curves.append(c * factor)
-                curve_stroke.append(sid)
+                curve_stroke.append(len(stroke_widths))
+            stroke_widths.append(round(float(run_width * factor), 3))
+            stroke_path.append(s)
     meta.update({"curve_stroke": curve_stroke, "stroke_width": round(float(width * factor), 3),
-                 "stroke_widths": stroke_widths,
-                 "num_strokes": len(stroke_ids), "model": net is not None,
+                 "stroke_widths": stroke_widths, "stroke_path": stroke_path,
+                 "num_strokes": len(set(stroke_path)), "model": net is not None,
                  "curves_started_from_model": stats["model_start"]})
     return BezierSketch(curves, meta=meta)
 
