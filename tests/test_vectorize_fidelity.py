@@ -195,3 +195,74 @@ def test_cross_width_reads_the_ink_across_and_not_past_the_border():
     assert abs(w[0] - 10.0) < 0.6 and w[1] == 0.0
     # beyond the border the ink is unknown: that side counts in full (~16 / 2 + 2 px), not ~2 px
     assert w[2] > 6.0 + 7.0, w
+
+
+def _two_way_miss(curves: list[np.ndarray], pts: np.ndarray) -> tuple[float, float]:
+    """Largest distance from the points to the curves, and from the curves to the points (px)."""
+    dense = np.concatenate([evaluate(c, np.linspace(0.0, 1.0, 400)) for c in curves])
+    d = np.sqrt(((pts[:, None, :] - dense[None, :, :]) ** 2).sum(axis=2))
+    return float(d.min(axis=1).max()), float(d.min(axis=0).max())
+
+
+def test_a_short_piece_over_a_sharp_bend_is_cut_below_min_piece():
+    from sketchkit.vectorize.fitting import _fit_pieces, _fit_pieces_batched, _FitOptions
+
+    # an L: 30 px, a right angle, 14 px; 45 points, too short to cut at min_piece 25 (a thick stroke's width)
+    leg1 = np.stack([np.arange(31.0), np.zeros(31)], axis=1)
+    leg2 = np.stack([np.full(14, 30.0), np.arange(1.0, 15.0)], axis=1)
+    pts = np.concatenate([leg1, leg2]) + 10.0
+    old = _FitOptions(max_degree=3, tolerance=1.0, rms_tolerance=0.3, refine=4, min_piece=25)
+    [curves] = _fit_pieces_batched([pts], old, None)
+    assert _two_way_miss(curves, pts)[0] > 1.5  # one curve or chord cuts the bend, past the tolerance
+    new = _FitOptions(max_degree=3, tolerance=1.0, rms_tolerance=0.3, refine=4, min_piece=25, min_cut=4)
+    [curves] = _fit_pieces_batched([pts], new, None)
+    [ref] = _fit_pieces([pts], new, None)
+    assert [c.shape for c in curves] == [c.shape for c in ref]
+    for a, b in zip(curves, ref):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    to_curve, to_points = _two_way_miss(curves, pts)
+    assert len(curves) >= 2 and to_curve <= 1.0 + 1e-6 and to_points <= 1.0 + 1e-6  # and no curve hooks past its points
+
+
+def test_thick_strokes_fit_tighter_and_may_cut_below_their_width(monkeypatch):
+    import importlib
+
+    pipeline = importlib.import_module("sketchkit.vectorize.pipeline")
+    seen = []
+    real = pipeline._fit_pieces_batched
+
+    def spy(pieces, opts, model, stats):
+        seen.append(opts)
+        return real(pieces, opts, model, stats)
+
+    monkeypatch.setattr(pipeline, "_fit_pieces_batched", spy)
+    for ys, width in (((40.0, 90.0), 3.0), ((64.0,), 20.0)):
+        vectorize(_lines_image(ys, width), model=False)
+    thin, thick = seen
+    assert thin.min_cut is None and abs(thin.rms_tolerance - 0.25) < 1e-9  # thin lines: as before
+    # a 20 px stroke: RMS 0.35 px (not the thin rule's 0.6), cuts down to a quarter of its width
+    assert abs(thick.rms_tolerance - pipeline.THICK_RMS_TOLERANCE) < 1e-9 and pipeline.THICK_RMS_TOLERANCE < 0.6
+    assert thick.min_cut is not None and thick.min_cut < thick.min_piece and thick.min_cut >= 4
+
+
+def test_batched_fits_equal_the_reference_with_short_cuts_on_brush_characters(monkeypatch):
+    import importlib
+
+    from tests.conftest import shared_path
+    from sketchkit.vectorize.fitting import _fit_pieces, _fit_pieces_batched
+
+    imgs = np.load(shared_path("kmnist", "kmnist-test-imgs.npz"))["arr_0"]
+    pipeline = importlib.import_module("sketchkit.vectorize.pipeline")
+    seen = []
+    monkeypatch.setattr(pipeline, "_fit_pieces_batched", lambda *a: seen.append(a[:3]) or _fit_pieces_batched(*a))
+    for i in (1509, 1555, 3010):  # each has a bend a thick stroke's width cuts could not reach
+        vectorize(np.asarray(Image.fromarray(imgs[i]).resize((256, 256), Image.BICUBIC)))
+    for pieces, opts, model in seen:
+        assert opts.min_cut is not None
+        ref_stats, new_stats = {}, {}
+        new, ref = _fit_pieces_batched(pieces, opts, model, new_stats), _fit_pieces(pieces, opts, model, ref_stats)
+        assert new_stats == ref_stats and len(new) == len(ref)
+        for x, y in zip(new, ref):
+            assert [c.shape for c in x] == [c.shape for c in y]
+            for cx, cy in zip(x, y):
+                np.testing.assert_allclose(cx, cy, atol=1e-6)

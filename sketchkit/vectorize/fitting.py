@@ -372,11 +372,39 @@ def _corners(pts: np.ndarray, width: float, max_angle_deg: float = 55.0) -> list
 
 @dataclass(frozen=True)
 class _FitOptions:
+    """Fitting options; ``min_piece``: the fewest points a cut leaves either side, and
+    ``min_cut`` (``None``: ``min_piece``) the fewest a cut leaves where even the best try misses
+    a piece too short for ``min_piece`` cuts by more than ``SHORT_MISS`` tolerances."""
+
     max_degree: int
     tolerance: float
     rms_tolerance: float
     refine: int
     min_piece: int
+    min_cut: int | None = None
+
+
+# a piece too short to cut at ``min_piece`` is still cut (at ``min_cut``) when its best try, the
+# fitted curve or the chord, misses it by more than this many tolerances: thick strokes
+# (``min_piece`` = their width, 20-30 px) had pieces over a sharp bend drawn as one chord missing
+# the bend by 4-13 px (K-MNIST brush characters: ~0.6 such pieces per image)
+SHORT_MISS = 1.0
+
+
+def _overshoots(ctrl: np.ndarray, pts: np.ndarray, tol: float) -> bool:
+    """Whether the curve strays more than ``tol`` from every point (the fit's error only
+    measures the points' distances to the curve: a cubic on a few points may hook past an end)."""
+    from sketchkit.geometry.bezier import evaluate
+
+    q = evaluate(ctrl, np.linspace(0.0, 1.0, 2 * pts.shape[0] + 1))
+    d2 = ((q[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+    return bool(d2.max() > tol * tol)
+
+
+def _cut_short(n: int, err: float, opts: _FitOptions) -> bool:
+    """Whether a piece of ``n`` points too short for ``min_piece`` cuts is cut all the same."""
+    floor = opts.min_piece if opts.min_cut is None else opts.min_cut
+    return err > SHORT_MISS * opts.tolerance and n > 2 * floor + 1
 
 
 def _cut_index(pts: np.ndarray, dist: np.ndarray, min_piece: int, far_off: bool) -> int:
@@ -415,6 +443,7 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
     work = {i: p for i, p in enumerate(pieces)}
     children: dict[int, tuple[int, int]] = {}
     next_id = len(pieces)
+    tight: set[int] = set()  # pieces from cuts below min_piece: their curves must not overshoot
     while todo:
         preds = model.curves_for([work[i] for i in todo]) if model is not None else [None] * len(todo)
         new_todo = []
@@ -429,6 +458,8 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
                 ctrl, err, rms, used, dist = _fit_degree(pts, d, init, opts.refine, 4.0 * opts.tolerance,
                                                         (opts.tolerance, opts.rms_tolerance))
                 ok = err <= opts.tolerance and rms <= opts.rms_tolerance
+                if ok and i in tight:
+                    ok = not _overshoots(ctrl, pts, opts.tolerance)
                 if best is None or ok:
                     best = (ctrl, err, ok, used, dist)
                 if d == top and not ok:
@@ -436,22 +467,28 @@ def _fit_pieces(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
                 if ok and d < top:
                     break
             assert best is not None
+            min_piece = opts.min_piece
             if best[2] or pts.shape[0] <= 2 * opts.min_piece + 1:
+                chosen = best
                 if not best[2]:
                     # too short to cut and nothing fits: the lowest-error try, or the chord
                     line, line_err = _fit_degree(pts, 1, None, 0)[:2]
-                    if not best[1] < line_err:
-                        best = (line, line_err, False, False, None)
-                result[i] = [best[0]]
-                stats["curves"] += 1
-                stats["model_start"] += int(best[3])
-                continue
+                    if not best[1] < line_err or (i in tight and _overshoots(best[0], pts, opts.tolerance)):
+                        chosen = (line, line_err, False, False, None)
+                if best[2] or not _cut_short(pts.shape[0], chosen[1], opts):
+                    result[i] = [chosen[0]]
+                    stats["curves"] += 1
+                    stats["model_start"] += int(chosen[3])
+                    continue
+                min_piece = opts.min_piece if opts.min_cut is None else opts.min_cut
             # the failed fit's own point distances (from its last projection) say where to cut
-            cut = _cut_index(pts, best[4], opts.min_piece, best[1] > 4.0 * opts.tolerance)
+            cut = _cut_index(pts, best[4], min_piece, best[1] > 4.0 * opts.tolerance)
             a, b = next_id, next_id + 1
             next_id += 2
             work[a], work[b] = pts[: cut + 1], pts[cut:]
             children[i] = (a, b)
+            if i in tight or min_piece != opts.min_piece:
+                tight.update((a, b))
             new_todo += [a, b]
         todo = new_todo
 
@@ -492,6 +529,7 @@ def _fit_pieces_batched(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
     result: dict[int, list[np.ndarray]] = {}
     children: dict[int, tuple[int, int]] = {}
     tops: dict[int, int] = {}
+    tight: set[int] = set()  # pieces from cuts below min_piece: their curves must not overshoot
 
     def top_of(i: int) -> int:
         if i not in tops:
@@ -535,6 +573,9 @@ def _fit_pieces_batched(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
         ctrl, err, rms, dist = fit_runs(pts, lengths, deg_a, init=init, use_init=use_a, refine=opts.refine,
                                         hopeless=hopeless, width=width, err_cap=np.array(cap), return_dist=True)
         ok = (err <= opts.tolerance) & (rms <= opts.rms_tolerance)
+        for k in np.nonzero(ok)[0] if tight else ():
+            if piece[k] in tight:
+                ok[k] = not _overshoots(ctrl[k, : deg[k] + 1], work[piece[k]], opts.tolerance)
         out: dict[tuple[int, int], tuple] = {}
         chord: dict[tuple[int, int], tuple] = {}
         for k in range(deg_a.size):  # the model's start must beat the chord start (listed first)
@@ -579,17 +620,21 @@ def _fit_pieces_batched(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
                     finish(i, fit[0], fit[4])
                 else:
                     waiting[i] = fit
-            elif short(i):  # rare: too short to cut and nothing fits: that try, or the chord
+            elif short(i) and not _cut_short(work[i].shape[0], min(fit[1], chord[(i, 1)][1]), opts):
+                # rare: too short to cut and nothing fits: that try, or the chord
                 chosen, from_model = fit[0], fit[4]
                 line, line_err = chord[(i, 1)][:2]  # the pinned chord line (refinement cannot move it)
-                if not fit[1] < line_err:
+                if not fit[1] < line_err or (i in tight and _overshoots(fit[0], work[i], opts.tolerance)):
                     chosen, from_model = line, False
                 finish(i, chosen, from_model)
             else:
-                cut = _cut_index(work[i], fit[5], opts.min_piece, fit[1] > hopeless)
+                min_piece = opts.min_cut if short(i) and opts.min_cut is not None else opts.min_piece
+                cut = _cut_index(work[i], fit[5], min_piece, fit[1] > hopeless)
                 a, b = len(work), len(work) + 1
                 work += [work[i][: cut + 1], work[i][cut:]]
                 children[i] = (a, b)
+                if i in tight or min_piece != opts.min_piece:
+                    tight.update((a, b))
                 next_new += [a, b]
         new = next_new
 
