@@ -1,8 +1,10 @@
 """Fidelity details of the vectoriser: lines cut by the image border, small marks beside thick
-strokes, blunt ends of thick lines, thick strokes drawn in runs of their local width."""
+strokes, blunt ends of thick lines, thick strokes drawn in runs of their local width, faint
+strokes drawn at their own opacity."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -10,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from sketchkit.geometry.bezier import evaluate
 from sketchkit.geometry.skeleton import ink_radius
-from sketchkit.vectorize import as_sketch, to_ndjson, to_svg, vectorize
+from sketchkit.vectorize import as_sketch, to_json, to_ndjson, to_npz_bytes, to_svg, vectorize
 from sketchkit.vectorize.fitting import _border_centre, _extend_to_cap
 
 
@@ -266,3 +268,91 @@ def test_batched_fits_equal_the_reference_with_short_cuts_on_brush_characters(mo
             assert [c.shape for c in x] == [c.shape for c in y]
             for cx, cy in zip(x, y):
                 np.testing.assert_allclose(cx, cy, atol=1e-6)
+
+
+def _dark_and_faint(grey: int = 90, paper: int = 255) -> np.ndarray:
+    """A black and a grey (``grey``) 6 px line on ``paper``."""
+    img = Image.new("L", (160, 160), paper)
+    d = ImageDraw.Draw(img)
+    d.line([(20, 50), (140, 50)], fill=0, width=6)
+    d.line([(20, 110), (140, 110)], fill=grey, width=6)
+    return np.asarray(img)
+
+
+def _opacity_by_row(sk) -> dict[int, float]:
+    """The opacity of each path, keyed by the row (rounded to 10 px) of its middle."""
+    out = {}
+    for k, a in enumerate(sk.meta["stroke_opacity"]):
+        curves = [c for c, s in zip(sk.curves, sk.meta["curve_stroke"]) if s == k]
+        out[int(round(float(np.mean([c[:, 1].mean() for c in curves])) / 10.0) * 10)] = a
+    return out
+
+
+def test_a_faint_stroke_gets_its_own_opacity_and_the_svg_draws_it_faint():
+    sk = vectorize(_dark_and_faint(), model=False)
+    by_row = _opacity_by_row(sk)
+    assert set(by_row) == {50, 110}, by_row
+    assert by_row[50] > 0.97  # black ink: full
+    assert abs(by_row[110] - (1.0 - 90 / 255)) < 0.05, by_row  # grey 90: as dark as drawn
+    svg = to_svg(sk)
+    assert svg.count("stroke-opacity") == 1
+    faint = [ln for ln in svg.splitlines() if "stroke-opacity" in ln][0]
+    y = float(faint.split('d="M ')[1].split()[1])
+    assert abs(y - 110) < 2 and 'stroke-opacity="0.6' in faint, faint
+    doc = json.loads(to_json(sk))
+    assert doc["stroke_opacity"] == sk.meta["stroke_opacity"]
+    npz = np.load(io.BytesIO(to_npz_bytes(sk)))
+    np.testing.assert_allclose(npz["stroke_opacity"], sk.meta["stroke_opacity"])
+
+
+def test_cli_writes_faint_strokes_faint_unless_solid(tmp_path):
+    from sketchkit.cli.app import main
+
+    Image.fromarray(_dark_and_faint()).save(tmp_path / "in.png")
+    for flags, count in (([], 1), (["--solid"], 0)):
+        out = tmp_path / f"out{count}.svg"
+        assert main(["vectorize", str(tmp_path / "in.png"), "-o", str(out), "--model", "none", *flags]) == 0
+        assert out.read_text().count("stroke-opacity") == count
+
+
+def test_opacity_is_read_against_the_paper_and_either_polarity():
+    # black ink on grey paper is full ink; a light-on-dark image reads the same as its negative
+    grey_paper = vectorize(_dark_and_faint(grey=0, paper=200), model=False)
+    assert min(grey_paper.meta["stroke_opacity"]) > 0.97 and "stroke-opacity" not in to_svg(grey_paper)
+    img = _dark_and_faint()
+    pos, neg = vectorize(img, model=False), vectorize(255 - img, model=False)
+    for row, a in _opacity_by_row(pos).items():
+        assert abs(_opacity_by_row(neg)[row] - a) < 0.02
+
+
+def test_a_plain_black_drawing_has_no_stroke_opacity():
+    for img in (_lines_image((40.0, 90.0), 3.0), _lines_image((64.0,), 20.0), _dark_and_faint(grey=0)):
+        sk = vectorize(img, model=False)
+        assert sk.meta["stroke_opacity"] and min(sk.meta["stroke_opacity"]) >= 0.9, sk.meta["stroke_opacity"]
+        assert "stroke-opacity" not in to_svg(sk)
+
+
+def test_path_opacities_take_the_length_weighted_median_over_the_paper():
+    from sketchkit.vectorize.stroke_widths import path_opacities
+
+    ink = np.full((40, 80), 0.2)  # paper at 0.2
+    ink[9:12, 5:60] = 0.6  # a faint band: (0.6 - 0.2) / 0.8 = 0.5
+    ink[9:12, 60:70] = 1.0  # a short dark stretch where it crosses another stroke
+    faint = [np.array([[5.0, 10.5], [60.0, 10.5]]), np.array([[60.0, 10.5], [65.0, 10.5], [70.0, 10.5]])]
+    dark = [np.array([[61.0, 10.5], [69.0, 10.5]])]
+    a = path_opacities([faint, dark, []], [3.0, 3.0, 3.0], ink, 0.2)
+    assert abs(a[0] - 0.5) < 0.02 and a[1] > 0.99 and a[2] == 1.0, a
+    # a path under 3 px is left opaque: its centre reads grey even when it is black
+    assert path_opacities([faint], [2.0], ink, 0.2)[0] == 1.0
+
+
+def test_thin_antialiased_black_lines_stay_opaque():
+    import cairosvg
+
+    for width in (1.0, 1.5, 2.0):
+        svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="128" height="128" '
+               f'fill="white"/><path d="M 10 40.5 C 40 10 80 90 118 60.25" stroke="black" fill="none" '
+               f'stroke-width="{width}"/></svg>')
+        grey = np.asarray(Image.open(io.BytesIO(cairosvg.svg2png(bytestring=svg.encode()))).convert("L"))
+        sk = vectorize(grey, model=False)
+        assert min(sk.meta["stroke_opacity"]) == 1.0 and "stroke-opacity" not in to_svg(sk), width

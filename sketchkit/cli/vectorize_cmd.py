@@ -14,12 +14,12 @@ FORMATS = ("svg", "json", "npz", "ndjson")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pbm", ".pgm", ".ppm")
 
 
-def _write(sketch, path: Path, fmt: str, stroke_width: Optional[float]) -> None:
+def _write(sketch, path: Path, fmt: str, svg: dict[str, Any]) -> None:
     from sketchkit._io import write_atomic
     from sketchkit.vectorize import to_json, to_ndjson, to_npz_bytes, to_svg
 
     if fmt == "svg":
-        write_atomic(path, to_svg(sketch, stroke_width=stroke_width))
+        write_atomic(path, to_svg(sketch, **svg))
     elif fmt == "json":
         write_atomic(path, to_json(sketch))
     elif fmt == "npz":
@@ -40,7 +40,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _vectorize_one(job: tuple[Path, Path, str, dict[str, Any], Optional[float]]) -> tuple[str, Optional[str], list[str]]:
+def _vectorize_one(job: tuple[Path, Path, str, dict[str, Any], dict[str, Any]]) -> tuple[str, Optional[str], list[str]]:
     """Folder mode, one file: vectorise and write. Never raises (one bad file or output must not
     stop the others): returns ``(input name, error line or None, warning lines)``."""
     import warnings
@@ -48,14 +48,14 @@ def _vectorize_one(job: tuple[Path, Path, str, dict[str, Any], Optional[float]])
     from sketchkit.vectorize import BlankImageWarning
     from sketchkit.vectorize import vectorize as run
 
-    src, dst, ext, options, svg_width = job
+    src, dst, ext, options, svg = job
     notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", BlankImageWarning)
             sketch = run(src, **options)
         notes = [_one_line(w.message) for w in caught]
-        _write(sketch, dst, ext, svg_width)
+        _write(sketch, dst, ext, svg)
     except InputError as exc:  # DataFormatError included: the message names the file
         return src.name, _one_line(exc), notes
     except OSError as exc:  # the output cannot be written (a folder in the way, no permission, disk full)
@@ -114,7 +114,7 @@ def _outcome(future: Any, job: tuple) -> tuple[str, Optional[str], list[str]]:
         return job[0].name, _one_line(f"{job[0]}: the worker process failed ({type(exc).__name__}: {exc})"), []
 
 
-def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, Any], svg_width: Optional[float],
+def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, Any], svg: dict[str, Any],
                 jobs: int, quiet: bool) -> None:
     import multiprocessing
     import time
@@ -124,7 +124,7 @@ def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, A
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    work = [(f, out_dir / (f.stem + "." + ext), ext, options, svg_width) for f in files]
+    work = [(f, out_dir / (f.stem + "." + ext), ext, options, svg) for f in files]
     jobs = max(1, min(jobs, len(files)))
     start = time.perf_counter()
     pool = None
@@ -178,6 +178,7 @@ def vectorize(
     max_strokes: Optional[int] = typer.Option(None, "--max-strokes", help="Keep at most this many strokes (the longest)."),
     max_degree: int = typer.Option(3, "--max-degree", help="Highest Bézier degree per curve (1..7; 3 keeps SVG exact)."),
     stroke_width: str = typer.Option("auto", "--stroke-width", help="'auto' (estimated) or the line width in px."),
+    solid: bool = typer.Option(False, "--solid", help="SVG: draw every path solid (by default a faint stroke keeps its ink's darkness as stroke-opacity)."),
     refine: int = typer.Option(4, "--refine", help="Least-squares refinement steps per curve (0: the better of the model proposal and the chord-length fit, unrefined)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Ink threshold in [0, 1) (default: half the contrast between paper and full ink)."),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed RMS curve deviation in px (largest: 6x that; default max(0.25, 0.08 * width))."),
@@ -217,7 +218,7 @@ def vectorize(
                    max_ink_fraction=max_ink_fraction, max_junction_density=max_junction_density,
                    max_width_fraction=max_width_fraction, max_components=max_components,
                    max_skeleton_pixels=max_skeleton_pixels)
-    svg_width = None if width == "auto" else float(width)
+    svg = {"stroke_width": None if width == "auto" else float(width), "opacity": not solid}
 
     if not input.exists():
         raise InputError(f"{input}: no such file or folder")
@@ -229,7 +230,7 @@ def vectorize(
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
         validate_options(**{k: v for k, v in options.items() if k != "model"})  # once, not per file
-        _run_folder(files, out_dir, fmt or "svg", options, svg_width, jobs or _cores(), quiet)
+        _run_folder(files, out_dir, fmt or "svg", options, svg, jobs or _cores(), quiet)
         return
 
     if output is None:
@@ -244,7 +245,7 @@ def vectorize(
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     try:
-        _write(sketch, output, ext, svg_width)
+        _write(sketch, output, ext, svg)
     except OSError as exc:
         raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from None
 

@@ -46,10 +46,13 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    :func:`~sketchkit.geometry.skeleton.trace_paths`). A pen stroke is one path, except a thick
    stroke whose ink narrows: it is cut into runs of its local width
    (:mod:`~sketchkit.vectorize.stroke_widths`), one path each; ``meta["stroke_path"]`` gives each
-   path's pen stroke and ``meta["num_strokes"]`` counts pen strokes.
+   path's pen stroke and ``meta["num_strokes"]`` counts pen strokes. ``meta["stroke_opacity"]``
+   (one per path, in ``(0, 1]``) is the path's ink darkness: the median ink along its curves as
+   a share of the contrast over the paper (:func:`~sketchkit.vectorize.stroke_widths.path_opacities`),
+   so a faint stroke the threshold keeps is not drawn as dark as the rest.
    :func:`to_svg` writes one open ``<path>`` per path in the image's own frame
    (``viewBox="0 0 W H"``), so the SVG overlays the input exactly; the runs of one stroke share a
-   ``<g>``.
+   ``<g>``; a path under 0.9 opacity carries its own ``stroke-opacity`` (dark drawings have none).
 
 Modules (this package re-exports the public names):
 
@@ -57,7 +60,8 @@ Modules (this package re-exports the public names):
 * :mod:`~sketchkit.vectorize.options`: :func:`validate_options` and the line-drawing check limits.
 * :mod:`~sketchkit.vectorize.stroke_model`: :class:`NumpyStrokeModel` and the model's curve proposals.
 * :mod:`~sketchkit.vectorize.fitting`: curve fitting of traced pieces (per-piece reference and batched).
-* :mod:`~sketchkit.vectorize.stroke_widths`: thick strokes cut into runs of their local width.
+* :mod:`~sketchkit.vectorize.stroke_widths`: thick strokes cut into runs of their local width;
+  each path's ink darkness (opacity).
 * :mod:`~sketchkit.vectorize.pipeline`: :func:`vectorize`, the whole pipeline.
 * :mod:`~sketchkit.vectorize.export`: :func:`to_svg`, :func:`to_json`, :func:`to_npz_bytes`,
   :func:`to_ndjson`, :func:`as_sketch`.

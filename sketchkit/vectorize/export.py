@@ -10,6 +10,11 @@ import numpy as np
 from sketchkit.sketch import BezierSketch, Sketch
 
 
+# a path's ``meta["stroke_opacity"]`` is written only below this: ordinary dark drawings, whose
+# paths read a little under full ink here and there, keep plain solid strokes
+OPACITY_WRITTEN = 0.9
+
+
 def _num(v: float) -> str:
     s = f"{v:.2f}".rstrip("0").rstrip(".")
     return "0" if s in ("-0", "") else s
@@ -40,7 +45,8 @@ def _pen_strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
     return out
 
 
-def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: str = "black") -> str:
+def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: str = "black",
+           opacity: bool = True) -> str:
     """SVG text of a vectorised drawing in the image's frame (``viewBox="0 0 W H"``).
 
     One open ``<path>`` per path (``meta["curve_stroke"]``): degrees 1/2/3 are written exactly
@@ -49,13 +55,16 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
     ``meta["stroke_widths"]`` (one per path) and no ``stroke_width`` argument, a ``<path>`` whose
     width differs from the group's carries its own ``stroke-width``. Paths that are runs of one
     pen stroke (the same ``meta["stroke_path"]``, drawn at their local widths) share a ``<g>``,
-    so an editor selects and moves the stroke as one.
+    so an editor selects and moves the stroke as one. A path whose ``meta["stroke_opacity"]``
+    (its ink darkness, one per path) is under ``OPACITY_WRITTEN`` (0.9) carries its own
+    ``stroke-opacity`` (2 decimals), so faint strokes are drawn faint.
 
     Args:
         sketch: a ``BezierSketch`` (``meta["image_size"]`` gives the frame; else its bounds).
         stroke_width: one line width in px for all strokes; default ``meta["stroke_width"]`` (or 2)
             on the group, overridden per path by ``meta["stroke_widths"]``.
         color: CSS stroke colour.
+        opacity: write the faint paths' ``stroke-opacity`` (False: every path solid).
     """
     from sketchkit.geometry.bezier import to_cubics
 
@@ -81,6 +90,9 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
     pen = sketch.meta.get("stroke_path")
     if pen is None or len(pen) != len(chains):
         pen = list(range(len(chains)))
+    alpha = sketch.meta.get("stroke_opacity") if opacity else None
+    if alpha is None or len(alpha) != len(chains):
+        alpha = None
     for k, chain in enumerate(chains):
         runs = pen.count(pen[k])
         if runs > 1 and (k == 0 or pen[k - 1] != pen[k]):
@@ -94,6 +106,8 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
         own = ""
         if per_path is not None and _num(float(per_path[k])) != _num(float(sw)):
             own = f' stroke-width="{_num(float(per_path[k]))}"'
+        if alpha is not None and float(alpha[k]) < OPACITY_WRITTEN:
+            own += f' stroke-opacity="{_num(max(0.01, float(alpha[k])))}"'
         lines.append(f'<path d="{" ".join(parts)}"{own}/>')
         if runs > 1 and (k == len(chains) - 1 or pen[k + 1] != pen[k]):
             lines.append("</g>")
@@ -102,12 +116,13 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
 
 
 def to_json(sketch: BezierSketch) -> str:
-    """JSON text: ``{"image_size", "stroke_width", "stroke_widths", "strokes": [[curve control points ...], ...]}``.
+    """JSON text: ``{"image_size", "stroke_width", "stroke_widths", "stroke_path", "stroke_opacity", "strokes"}``.
 
     Each curve is a list of ``[x, y]`` control points (its degree is ``len - 1``); a stroke here
     is a path, ``stroke_widths`` has one width in px per path (``null`` when unknown) and
     ``stroke_path`` the pen stroke of each path (runs of a thick stroke share one; ``null`` when
-    unknown).
+    unknown), ``stroke_opacity`` the ink darkness of each path in ``(0, 1]`` (``null`` when
+    unknown). ``strokes`` holds the curve control points of each path.
     """
     doc = {
         "format": "sketchkit.vectorize/1",
@@ -115,6 +130,7 @@ def to_json(sketch: BezierSketch) -> str:
         "stroke_width": sketch.meta.get("stroke_width"),
         "stroke_widths": sketch.meta.get("stroke_widths"),
         "stroke_path": sketch.meta.get("stroke_path"),
+        "stroke_opacity": sketch.meta.get("stroke_opacity"),
         "strokes": [[np.round(c, 4).tolist() for c in chain] for chain in _strokes_of(sketch)],
     }
     return json.dumps(doc, separators=(",", ":")) + "\n"
@@ -122,8 +138,9 @@ def to_json(sketch: BezierSketch) -> str:
 
 def to_npz_bytes(sketch: BezierSketch) -> bytes:
     """``.npz`` bytes: ``control_points`` (total, 2) float64, ``degrees`` (curves,), ``curve_stroke``
-    (curves,), ``image_size`` (2,), ``stroke_widths`` (paths,) px and ``stroke_path`` (paths,) pen
-    stroke of each path (both empty when unknown), and ``stroke3`` (N, 3) of the curves sampled
+    (curves,), ``image_size`` (2,), ``stroke_widths`` (paths,) px, ``stroke_path`` (paths,) pen
+    stroke of each path and ``stroke_opacity`` (paths,) ink darkness in ``(0, 1]`` (each empty
+    when unknown), and ``stroke3`` (N, 3) of the curves sampled
     at 16 points each, one pen stroke per pen-up."""
     import io
 
@@ -137,6 +154,7 @@ def to_npz_bytes(sketch: BezierSketch) -> bytes:
         image_size=np.array(sketch.meta.get("image_size", [0, 0]), dtype=np.int64),
         stroke_widths=np.array(sketch.meta.get("stroke_widths") or [], dtype=np.float64),
         stroke_path=np.array(sketch.meta.get("stroke_path") or [], dtype=np.int64),
+        stroke_opacity=np.array(sketch.meta.get("stroke_opacity") or [], dtype=np.float64),
         stroke3=_stroke3(sketch),
     )
     return buf.getvalue()

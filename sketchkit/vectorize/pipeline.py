@@ -32,7 +32,7 @@ from sketchkit.vectorize.options import (
     validate_options,
 )
 from sketchkit.vectorize.stroke_model import _resolve_model
-from sketchkit.vectorize.stroke_widths import width_runs
+from sketchkit.vectorize.stroke_widths import path_opacities, width_runs
 
 
 def vectorize(
@@ -104,7 +104,12 @@ def vectorize(
         into runs of its local width (:func:`sketchkit.vectorize.stroke_widths.width_runs`): each
         run is one path in ``meta["curve_stroke"]`` / ``meta["stroke_widths"]``, and
         ``meta["stroke_path"]`` gives the pen stroke of each path (``meta["num_strokes"]`` counts
-        pen strokes; the SVG groups the runs of one stroke).
+        pen strokes; the SVG groups the runs of one stroke). ``meta["stroke_opacity"]`` gives the
+        ink darkness of each path in ``(0, 1]`` (the median ink along its curves over the paper
+        level, :func:`sketchkit.vectorize.stroke_widths.path_opacities`): about 1 for full ink,
+        less for a faint stroke (light pencil, a dry brush), which the threshold keeps but a
+        solid black path would draw too dark; :func:`to_svg` writes ``stroke-opacity`` on paths
+        under 0.9.
 
     Raises:
         InputError: bad options (also a ``ValueError``), a missing file, an image over
@@ -133,11 +138,13 @@ def vectorize(
     meta: dict[str, Any] = {"image_size": [int(w_in), int(h_in)], "source": "sketchkit.vectorize"}
     if float(ink.max() - ink.min()) < 0.05:
         return _blank(name, meta)
+    otsu = otsu_threshold(ink)
+    levels = _ink_levels(ink, otsu)  # (paper, full ink): the threshold's, and the paper for path_opacities
     if threshold is None:
-        otsu = otsu_threshold(ink)
-        thr = _ink_threshold(ink, otsu)
+        thr = float(otsu) if levels is None else 0.5 * (levels[0] + levels[1])  # _ink_threshold
     else:
         thr = float(threshold)
+    paper = levels[0] if levels is not None else float(ink.min())
     mask = ink > thr
     if not mask.any():
         return _blank(name, meta)
@@ -215,6 +222,8 @@ def vectorize(
     curves, curve_stroke = [], []
     stroke_widths: list[float] = []
     stroke_path: list[int] = []
+    path_chains: list[list[np.ndarray]] = []  # each path's curves in the working frame
+    path_widths: list[float] = []  # and its width there
     for s in range(len(paths)):
         if s in dots:
             chain = [np.stack([dots[s], dots[s]])]
@@ -232,8 +241,12 @@ def vectorize(
                 curve_stroke.append(len(stroke_widths))
             stroke_widths.append(round(float(run_width * factor), 3))
             stroke_path.append(s)
+            path_chains.append(run)
+            path_widths.append(float(run_width))
+    # each path's ink darkness: a faint stroke the threshold keeps is not drawn as dark as the rest
+    stroke_opacity = [round(float(a), 3) for a in path_opacities(path_chains, path_widths, ink, paper)]
     meta.update({"curve_stroke": curve_stroke, "stroke_width": round(float(width * factor), 3),
-                 "stroke_widths": stroke_widths, "stroke_path": stroke_path,
+                 "stroke_widths": stroke_widths, "stroke_path": stroke_path, "stroke_opacity": stroke_opacity,
                  "num_strokes": len(set(stroke_path)), "model": net is not None,
                  "curves_started_from_model": stats["model_start"]})
     return BezierSketch(curves, meta=meta)
@@ -275,19 +288,26 @@ def _ink_threshold(ink: np.ndarray, otsu: float) -> float:
     Returns:
         The threshold (pixels above it are ink).
     """
+    levels = _ink_levels(ink, otsu)
+    return float(otsu) if levels is None else 0.5 * (levels[0] + levels[1])
+
+
+def _ink_levels(ink: np.ndarray, otsu: float) -> tuple[float, float] | None:
+    """``(paper, full)`` ink levels either side of Otsu's split (see :func:`_ink_threshold`);
+    ``None`` when one side is empty."""
     from sketchkit.geometry.morphology import median
 
     flat = ink.reshape(-1)
     above = flat[flat > otsu]
     below = flat[flat <= otsu]
     if above.size == 0 or below.size == 0:
-        return float(otsu)
+        return None
     k = int(INK_FULL_QUANTILE * (above.size - 1))
-    full = float(np.partition(above, k)[k])
-    return 0.5 * (median(below) + full)
+    return median(below), float(np.partition(above, k)[k])
 
 
 def _blank(name: str, meta: dict[str, Any]) -> BezierSketch:
     warnings.warn(f"{name}: no ink found (blank image); the result is empty", BlankImageWarning, stacklevel=3)
-    meta.update({"curve_stroke": [], "stroke_width": 0.0, "stroke_widths": [], "num_strokes": 0})
+    meta.update({"curve_stroke": [], "stroke_width": 0.0, "stroke_widths": [], "stroke_opacity": [],
+                 "num_strokes": 0})
     return BezierSketch([], meta=meta)
