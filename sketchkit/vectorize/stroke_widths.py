@@ -15,7 +15,9 @@ import numpy as np
 __all__ = ["width_runs", "level_runs", "cross_width", "split_chain", "path_opacities"]
 
 
-WIDTH_STEP = 0.1  # a thick stroke's local width is rounded to steps of this share of its width (>= 1 px)
+# a thick stroke's local width is rounded to steps of this share of its width (>= 1 px); K-MNIST
+# brush characters at 0.1: F and HD95 the same within noise, 21 paths per character against 17
+WIDTH_STEP = 0.2
 WIDTH_SAMPLE = 2.0  # px: at most this far apart along the stroke, the local width is measured
 WIDTH_WINDOW = 6  # px either side: the running median that smooths the local width along a stroke
 WIDTH_MIN_RUN = 6  # px: a shorter run of one width step joins a neighbouring run
