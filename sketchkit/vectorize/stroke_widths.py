@@ -1,4 +1,4 @@
-"""Local stroke widths of thick strokes: a stroke is cut into runs, each drawn at its own width.
+"""How each path is drawn: thick strokes cut into runs of their local width, and each path's ink darkness.
 
 SVG draws a path at one width. A brush stroke is wider in some places than in others; drawn at
 its widest everywhere it blots narrow necks, the crotch where two strokes meet at an acute angle,
@@ -163,7 +163,8 @@ def split_chain(chain: list[np.ndarray], cuts: list[tuple[int, float]]) -> list[
     return out
 
 
-def path_opacities(chains: list[list[np.ndarray]], widths, ink: np.ndarray, paper: float) -> np.ndarray:
+def path_opacities(chains: list[list[np.ndarray]], widths: list[float], ink: np.ndarray,
+                   paper: float) -> np.ndarray:
     """How dark each path's ink is, as an opacity in ``(0, 1]``: 1 for full ink, less for faint ink.
 
     ``ink`` is sampled (bilinear) at ``OPACITY_SAMPLES`` points on each curve, each sample
