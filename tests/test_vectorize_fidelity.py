@@ -308,11 +308,17 @@ def test_a_faint_stroke_gets_its_own_opacity_and_the_svg_draws_it_faint():
 def test_cli_writes_faint_strokes_faint_unless_solid(tmp_path):
     from sketchkit.cli.app import main
 
-    Image.fromarray(_dark_and_faint()).save(tmp_path / "in.png")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(_dark_and_faint()).save(tmp_path / "in" / "a.png")
     for flags, count in (([], 1), (["--solid"], 0)):
         out = tmp_path / f"out{count}.svg"
-        assert main(["vectorize", str(tmp_path / "in.png"), "-o", str(out), "--model", "none", *flags]) == 0
+        assert main(["vectorize", str(tmp_path / "in" / "a.png"), "-o", str(out), "--model", "none", *flags]) == 0
         assert out.read_text().count("stroke-opacity") == count
+        # folder mode hands the flag to its workers
+        folder = tmp_path / f"svgs{count}"
+        assert main(["vectorize", str(tmp_path / "in"), "-o", str(folder), "--model", "none", "--jobs", "1",
+                     "--quiet", *flags]) == 0
+        assert (folder / "a.svg").read_text().count("stroke-opacity") == count
 
 
 def test_opacity_is_read_against_the_paper_and_either_polarity():
