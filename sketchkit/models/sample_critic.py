@@ -82,7 +82,8 @@ class SampleCriticMixin:
                 over the classes; drawn with ``sample_kw`` (the setting the critic will filter,
                 e.g. ``temperature=0.15, min_class_posterior=0.999``).
             epochs: passes over real + generated rasters.
-            seed: seeds the samples, the critic's initialisation and its batches.
+            seed: seeds the samples and the critic's fitting (batch order, augmentation); its
+                initial weights come from the model's construction.
             progress: print what is being done.
 
         Returns:
@@ -114,7 +115,6 @@ class SampleCriticMixin:
         x = np.concatenate([self._critic_images(fits), self._critic_images(fake)])
         y = np.concatenate([self._critic_targets([s.label for s in fits], False),
                             self._critic_targets([s.label for s in fake], True)])
-        torch.manual_seed(seed)
         if progress:
             print(f"critic: fitting on {len(fits)} real and {len(fake)} generated rasters", flush=True)
         fit_classifier(self.critic, x, y, epochs=epochs, seed=seed, augment=True, device=str(self.device))

@@ -30,11 +30,17 @@ def _strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
     return [out[k] for k in sorted(out)]
 
 
+def _per_path(sketch: BezierSketch, key: str, paths: int) -> list | None:
+    """``meta[key]`` when it has one entry per path, else None (missing, or from another drawing)."""
+    values = sketch.meta.get(key)
+    return values if values is not None and len(values) == paths else None
+
+
 def _pen_strokes_of(sketch: BezierSketch) -> list[list[np.ndarray]]:
     """The curves of each pen stroke: paths that are runs of one stroke (``meta["stroke_path"]``) joined."""
     chains = _strokes_of(sketch)
-    pen = sketch.meta.get("stroke_path")
-    if pen is None or len(pen) != len(chains):
+    pen = _per_path(sketch, "stroke_path", len(chains))
+    if pen is None:
         return chains
     out: list[list[np.ndarray]] = []
     for k, chain in enumerate(chains):
@@ -84,18 +90,14 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
     ]
     cmd = {1: "L", 2: "Q", 3: "C"}
     chains = _strokes_of(sketch)
-    per_path = sketch.meta.get("stroke_widths") if stroke_width is None else None
-    if per_path is None or len(per_path) != len(chains):
-        per_path = None
-    pen = sketch.meta.get("stroke_path")
-    if pen is None or len(pen) != len(chains):
-        pen = list(range(len(chains)))
-    alpha = sketch.meta.get("stroke_opacity") if opacity else None
-    if alpha is None or len(alpha) != len(chains):
-        alpha = None
+    per_path = _per_path(sketch, "stroke_widths", len(chains)) if stroke_width is None else None
+    pen = _per_path(sketch, "stroke_path", len(chains)) or list(range(len(chains)))
+    alpha = _per_path(sketch, "stroke_opacity", len(chains)) if opacity else None
     for k, chain in enumerate(chains):
-        runs = pen.count(pen[k])
-        if runs > 1 and (k == 0 or pen[k - 1] != pen[k]):
+        # the runs of one pen stroke are consecutive paths
+        joins_prev = k > 0 and pen[k - 1] == pen[k]
+        joins_next = k + 1 < len(chains) and pen[k + 1] == pen[k]
+        if joins_next and not joins_prev:
             lines.append("<g>")
         parts = [f"M {_num(chain[0][0, 0])} {_num(chain[0][0, 1])}"]
         for c in chain:
@@ -109,7 +111,7 @@ def to_svg(sketch: BezierSketch, *, stroke_width: float | None = None, color: st
         if alpha is not None and float(alpha[k]) < OPACITY_WRITTEN:
             own += f' stroke-opacity="{_num(max(0.01, float(alpha[k])))}"'
         lines.append(f'<path d="{" ".join(parts)}"{own}/>')
-        if runs > 1 and (k == len(chains) - 1 or pen[k + 1] != pen[k]):
+        if joins_prev and not joins_next:
             lines.append("</g>")
     lines += ["</g>", "</svg>", ""]
     return "\n".join(lines)

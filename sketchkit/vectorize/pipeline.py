@@ -141,7 +141,7 @@ def vectorize(
     otsu = otsu_threshold(ink)
     levels = _ink_levels(ink, otsu)  # (paper, full ink): the threshold's, and the paper for path_opacities
     if threshold is None:
-        thr = float(otsu) if levels is None else 0.5 * (levels[0] + levels[1])  # _ink_threshold
+        thr = _threshold_of(levels, otsu)
     else:
         thr = float(threshold)
     paper = levels[0] if levels is not None else float(ink.min())
@@ -224,11 +224,14 @@ def vectorize(
     stroke_path: list[int] = []
     path_chains: list[list[np.ndarray]] = []  # each path's curves in the working frame
     path_widths: list[float] = []  # and its width there
+    by_path: dict[int, list[np.ndarray]] = {}
+    for piece_curves, o in zip(fitted, owner):
+        by_path.setdefault(o, []).extend(piece_curves)
     for s in range(len(paths)):
         if s in dots:
             chain = [np.stack([dots[s], dots[s]])]
         else:
-            chain = [c for piece_curves, o in zip(fitted, owner) if o == s for c in piece_curves]
+            chain = by_path.get(s, [])
             if not chain:
                 continue
         # a thick stroke is drawn in runs of its own local width (one width blots where the ink
@@ -288,7 +291,11 @@ def _ink_threshold(ink: np.ndarray, otsu: float) -> float:
     Returns:
         The threshold (pixels above it are ink).
     """
-    levels = _ink_levels(ink, otsu)
+    return _threshold_of(_ink_levels(ink, otsu), otsu)
+
+
+def _threshold_of(levels: tuple[float, float] | None, otsu: float) -> float:
+    """Midway between the ``(paper, full)`` ``levels`` of :func:`_ink_levels` (Otsu's split without them)."""
     return float(otsu) if levels is None else 0.5 * (levels[0] + levels[1])
 
 
