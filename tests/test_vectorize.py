@@ -246,7 +246,7 @@ def test_options_are_validated_and_max_strokes_keeps_the_longest(drawing):
 
 
 def test_centring_ignores_a_neighbouring_stroke_beyond_the_line_edge():
-    from sketchkit.vectorize.fitting import _centre
+    from sketchkit.vectorize.pieces import _centre
 
     rows = np.arange(40)
 

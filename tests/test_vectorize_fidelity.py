@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from sketchkit.geometry.bezier import evaluate
 from sketchkit.geometry.skeleton import ink_radius
 from sketchkit.vectorize import as_sketch, to_json, to_ndjson, to_npz_bytes, to_svg, vectorize
-from sketchkit.vectorize.fitting import _border_centre, _extend_to_cap
+from sketchkit.vectorize.pieces import _border_centre, _extend_to_cap
 
 
 def _points(sketch, n: int = 50) -> np.ndarray:

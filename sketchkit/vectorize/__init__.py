@@ -59,6 +59,8 @@ Modules (this package re-exports the public names):
 * :mod:`~sketchkit.vectorize.loading`: :func:`load_image`, size limits, :class:`BlankImageWarning`.
 * :mod:`~sketchkit.vectorize.options`: :func:`validate_options` and the line-drawing check limits.
 * :mod:`~sketchkit.vectorize.stroke_model`: :class:`NumpyStrokeModel` and the model's curve proposals.
+* :mod:`~sketchkit.vectorize.pieces`: traced paths made ready for fitting (end extension, sub-pixel
+  centring, smoothing, corners).
 * :mod:`~sketchkit.vectorize.fitting`: curve fitting of traced pieces (per-piece reference and batched).
 * :mod:`~sketchkit.vectorize.stroke_widths`: thick strokes cut into runs of their local width;
   each path's ink darkness (opacity).

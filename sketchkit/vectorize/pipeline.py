@@ -10,16 +10,8 @@ import numpy as np
 
 from sketchkit.errors import DataFormatError
 from sketchkit.sketch import BezierSketch
-from sketchkit.vectorize.fitting import (
-    _centre,
-    _corners,
-    _extend_ends,
-    _extend_to_cap,
-    _fit_pieces_batched,
-    _FitOptions,
-    _sharpen,
-    _smooth,
-)
+from sketchkit.vectorize.fitting import _fit_pieces_batched, _FitOptions
+from sketchkit.vectorize.pieces import _centre, _corners, _extend_ends, _extend_to_cap, _sharpen, _smooth
 from sketchkit.vectorize.loading import DEFAULT_MAX_PIXELS, DEFAULT_WORK_PIXELS, BlankImageWarning, load_image
 from sketchkit.vectorize.options import (
     _LIMIT_NAMES,
