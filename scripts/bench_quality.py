@@ -25,6 +25,8 @@ Usage::
 
     python scripts/bench_quality.py                                 # shipped bezier, SPG, T 0.2/0.4/0.6
     python scripts/bench_quality.py --model RUN/last --temperatures 0.3 0.5 --n 1000
+    python scripts/bench_quality.py --test-data ../shared/data/quickdraw/excerpts \
+        ../shared/data/quickdraw/simplified                       # against drawings from outside SPG
     python scripts/bench_quality.py --data ../shared/data/vectormnist --model sketchode   # digits
     python scripts/bench_quality.py --data ../shared/data/kmnist/kmnist-test-imgs.npz \
         --model cloud2curve_kmnist --temperatures 0.5 1.0                                 # K-MNIST
@@ -39,6 +41,7 @@ read the characters as ``--cloud`` point clouds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import time
@@ -58,6 +61,27 @@ from sketchkit.sketch import BezierSketch, Sketch
 
 REPO = Path(__file__).resolve().parents[1]
 SPG = REPO.parent / "shared" / "data" / "quickdraw" / "spg"
+
+
+def external_test(paths: list[Path], names: list[str], known_keys: set) -> list[Sketch]:
+    """Labelled drawings from ``paths`` of the judge's classes (``names``; a label's spaces read as
+    underscores) whose ``key_id`` is not in ``known_keys`` (the judged data set), each ``key_id``
+    once (raw and simplified files hold the same drawings): an unseen reference set from outside
+    the data set's split. Prints the count per class."""
+    out, seen = [], set(known_keys)
+    for s in sketchkit.data.read_all(paths):
+        label = str(s.label).replace(" ", "_") if s.label is not None else None
+        key = s.meta.get("key_id")
+        if label in names and s.num_strokes and key not in seen:
+            out.append(dataclasses.replace(s, label=label))
+            if key is not None:
+                seen.add(key)
+    if len(out) < 16:
+        raise SystemExit(f"--test-data: only {len(out)} drawings of the judged classes not in the data set")
+    per = Counter(str(s.label) for s in out)
+    print(f"test data: {len(out)} drawings outside the data set, per class: "
+          + ", ".join(f"{c} {per.get(c, 0)}" for c in names))
+    return out
 
 
 def _strokes(item) -> int | None:
@@ -155,6 +179,15 @@ def _smoothed(sketch: Sketch, window: int = 7) -> Sketch:
     return Sketch(out, label=sketch.label)
 
 
+def _jsonable(v):
+    """Paths (also in lists) as strings, for the JSON's settings."""
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
 def _fmt_row(r: dict) -> str:
     acc = f"{r['acc']:.3f}" if "acc" in r else "  -  "
     return (f"| {r['row']} | {acc} | {r['conf']:.3f} | {r['H']:.2f} | {r['FD']:.1f} | {r['prec']:.3f} | "
@@ -172,6 +205,10 @@ def main() -> None:
     ap.add_argument("--judge-epochs", type=int, default=6)
     ap.add_argument("--c2st-epochs", type=int, default=6)
     ap.add_argument("--judge-cache", type=Path, default=None, help="reuse / store the trained judge here")
+    ap.add_argument("--test-data", type=Path, nargs="+", default=None, metavar="PATH",
+                    help="score against these labelled drawings instead of the test split (stroke data: drawings "
+                         "from outside --data; any whose key_id is in --data are dropped, labels match class "
+                         "names with spaces as underscores, other classes are skipped)")
     ap.add_argument("--reconstruct", type=int, default=300, help="held-out drawings to reconstruct (0: skip)")
     ap.add_argument("--min-class-posterior", type=float, default=0.0,
                     help="class-conditional decoder-only models: redraw samples the model itself doubts")
@@ -214,11 +251,16 @@ def main() -> None:
           f"test {len(splits['test'])}, {len(names)} classes")
     judge = _judge_for(splits["train"], names, args.judge_cache, args)
     test, valid = splits["test"], splits["valid"]
+    if args.test_data:
+        if raster:
+            raise SystemExit("--test-data: only for stroke data (the raster sets are judged on their own test split)")
+        test = external_test(args.test_data, names, {s.meta.get("key_id") for s in data} - {None})
     ref_images = args.imager(args.items(test))
     ref_feats = judge.features(ref_images)
     args.train_feats = judge.features(args.imager(args.items(splits["train"])))
     test_acc = float((judge.predict_proba(ref_images).argmax(1) == [names.index(str(s.label)) for s in test]).mean())
-    print(f"judge held-out accuracy (test split): {test_acc:.3f}")
+    ref_name = "--test-data" if args.test_data else "test split"
+    print(f"judge held-out accuracy ({ref_name}): {test_acc:.3f}")
 
     rows = []
     rng = np.random.default_rng(args.seed)
@@ -282,11 +324,11 @@ def main() -> None:
               "test_stroke_hist": {} if raster else dict(sorted(Counter(_strokes(s) for s in test).items())),
               "test_strokes_mean": float("nan") if raster else float(np.mean([_strokes(s) for s in test])),
               "rows": rows, "reconstruction": recon, "seconds": time.time() - t_start,
-              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+              "settings": {k: _jsonable(v) for k, v in vars(args).items()
                            if not callable(v) and k != "train_feats"}}
     args.out.write_text(json.dumps(result, indent=2))
     strokes = "" if raster else f"; test drawings: {result['test_strokes_mean']:.2f} strokes on average"
-    print(f"\njudge held-out accuracy {test_acc:.3f}{strokes}")
+    print(f"\njudge held-out accuracy ({ref_name}) {test_acc:.3f}{strokes}")
     print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes | NN-train |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
