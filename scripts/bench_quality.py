@@ -26,7 +26,7 @@ Usage::
     python scripts/bench_quality.py                                 # shipped bezier, SPG, T 0.2/0.4/0.6
     python scripts/bench_quality.py --model RUN/last --temperatures 0.3 0.5 --n 1000
     python scripts/bench_quality.py --test-data ../shared/data/quickdraw/excerpts \
-        ../shared/data/quickdraw/simplified                       # against drawings from outside SPG
+        ../shared/data/quickdraw/simplified ../shared/data/quickdraw/raw   # against drawings from outside SPG
     python scripts/bench_quality.py --data ../shared/data/vectormnist --model sketchode   # digits
     python scripts/bench_quality.py --data ../shared/data/kmnist/kmnist-test-imgs.npz \
         --model cloud2curve_kmnist --temperatures 0.5 1.0                                 # K-MNIST
