@@ -20,6 +20,7 @@ Usage::
     # only the sketch stage, keeping the shipped stroke stage (vectorize output unchanged):
     python scripts/train_pretrained_cloud2curve.py --out /tmp/c2c_sk \
         --stroke-from sketchkit/pretrained/cloud2curve --sketch-steps 5000 --batch 64 --install
+    # after a stop: the same command with --resume
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def main() -> None:
     ap.add_argument("--kl-weight", type=float, default=0.5, help="sketch stage: KL weight (after warm-up)")
     ap.add_argument("--kl-free", type=float, default=20.0, help="sketch stage: free nats of KL per sketch")
     ap.add_argument("--ot-weight", type=float, default=0.0, help="sketch stage: auxiliary OT weight")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run in --out from its last checkpoint (same settings; steps may grow)")
     ap.add_argument("--install", action="store_true", help="copy the result into sketchkit/pretrained/cloud2curve")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -123,7 +126,7 @@ def main() -> None:
                      schedule="cosine", min_lr_ratio=0.05, seed=args.seed, device="cpu",
                      val_every=1000, checkpoint_every=500, num_samples=8, log_every=50, quiet=True,
                      sample_temperature=0.5)
-    run = train(model, sketches, val_sketches=val, config=tc, run_dir=args.out, stages=stages,
+    run = train(model, sketches, val_sketches=val, config=tc, run_dir=args.out, stages=stages, resume=args.resume,
                 data_info={"quickdraw_raw": "../shared/data/quickdraw/raw (8 categories, held-out removed)",
                            "vectormnist_digits": args.digits, "kmnist_clouds": args.kmnist,
                            "sketch_data": args.sketch_data,

@@ -14,6 +14,7 @@ Usage::
     python scripts/train_pretrained_sketchode.py [--steps 6000] [--solver dopri5|rk4] [--n-points 64]
         [--kl-weight 2e-3] [--kl-anneal-steps 600] [--val-every 500] [--run-dir runs/sketchode_pretrained]
         [--init-from DIR] [--prior-components 16] [--out DIR]
+    python scripts/train_pretrained_sketchode.py ... --run-dir RUN --resume      # the same command, after a stop
     python scripts/train_pretrained_sketchode.py --refit-prior-from DIR --prior-components 16 --out DIR2
 
 The shipped weights: ``--steps 8000 --kl-weight 1e-4 --run-dir RUN1``, then ``--steps 12000
@@ -64,6 +65,8 @@ def main() -> None:
     parser.add_argument("--val-every", type=int, default=500)
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from this model/checkpoint dir's weights (same model settings): a warm restart")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --run-dir from its last checkpoint (same settings; --steps may grow)")
     parser.add_argument("--unconditional", action="store_true",
                         help="ignore the digit labels (default: condition on them; sample(label=...))")
     add_prior_arguments(parser, group="digit")
@@ -97,7 +100,7 @@ def main() -> None:
                         val_every=args.val_every, val_batches=8, checkpoint_every=args.val_every, num_samples=16, sample_temperature=0.8, seed=0, device="cpu",
                         log_every=20, quiet=False)
     start = time.time()
-    train(model, train_set, val_sketches=held_out, config=tconf, run_dir=args.run_dir)
+    train(model, train_set, val_sketches=held_out, config=tconf, run_dir=args.run_dir, resume=args.resume)
     minutes = (time.time() - start) / 60
 
     shipped = load_model(args.run_dir / "last")
