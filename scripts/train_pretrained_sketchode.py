@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--solver", choices=("rk4", "dopri5"), default="dopri5",
                         help="decoder ODE solver (dopri5: adaptive, rtol 1e-3 / atol 1e-4)")
     parser.add_argument("--n-points", type=int, default=64, help="resampling resolution of each curve")
+    parser.add_argument("--ode-dim", type=int, default=32, help="decoder ODE state size (position part)")
+    parser.add_argument("--dynamics-hidden", type=int, default=128, help="width of the decoder's dynamics MLP")
     parser.add_argument("--kl-weight", type=float, default=2e-3)
     parser.add_argument("--kl-anneal-steps", type=int, default=600)
     parser.add_argument("--warmup-steps", type=int, default=100)
@@ -85,8 +87,8 @@ def main() -> None:
     if args.refit_prior_from is not None:
         refit_prior(args.refit_prior_from, args.out, args.prior_components, train_set, group="digit")
         return
-    config = SketchODEConfig(n_points=args.n_points, ode_dim=32, dynamics_hidden=128, kl_weight=args.kl_weight,
-                             kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
+    config = SketchODEConfig(n_points=args.n_points, ode_dim=args.ode_dim, dynamics_hidden=args.dynamics_hidden,
+                             kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
                              conditional=not args.unconditional, fitted_prior=not args.standard_prior,
                              prior_components=args.prior_components)
     config = SketchODEModel.config_for_data(config, train_set)  # digit labels -> a class-conditional model
@@ -123,7 +125,8 @@ def main() -> None:
         f"--{k.replace('_', '-')} {v}" for k, v in (
             ("steps", args.steps), ("solver", args.solver), ("n_points", args.n_points),
             ("kl_weight", args.kl_weight), ("kl_anneal_steps", args.kl_anneal_steps),
-            ("lr", args.lr), ("val_every", args.val_every))) + (
+            ("lr", args.lr), ("val_every", args.val_every), ("ode_dim", args.ode_dim),
+            ("dynamics_hidden", args.dynamics_hidden))) + (
             f" --init-from {args.init_from}" if args.init_from is not None else "")
     print(json.dumps(summary, indent=2))
     (args.out / "MODEL_CARD.md").write_text(model_card(config, tconf, summary))
