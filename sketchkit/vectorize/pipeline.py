@@ -11,7 +11,6 @@ import numpy as np
 from sketchkit.errors import DataFormatError
 from sketchkit.sketch import BezierSketch
 from sketchkit.vectorize.fitting import _fit_pieces_batched, _FitOptions
-from sketchkit.vectorize.pieces import _centre, _corners, _extend_ends, _extend_to_cap, _sharpen, _smooth
 from sketchkit.vectorize.loading import DEFAULT_MAX_PIXELS, DEFAULT_WORK_PIXELS, BlankImageWarning, load_image
 from sketchkit.vectorize.options import (
     _LIMIT_NAMES,
@@ -23,6 +22,7 @@ from sketchkit.vectorize.options import (
     _check_line_drawing,
     validate_options,
 )
+from sketchkit.vectorize.pieces import _centre, _corners, _extend_ends, _extend_to_cap, _sharpen, _smooth
 from sketchkit.vectorize.stroke_model import _resolve_model
 from sketchkit.vectorize.stroke_widths import path_opacities, width_runs
 
