@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/sketchkit sample bezier --class ambulance -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 --best-of 8 -o out/bezier_ambulance.svg
 	$(BIN)/sketchkit sample bezier --class face -n 8 --seed 0 --temperature 0.15 --min-class-posterior 0.999 --best-of 8 -o out/bezier_face.svg
 	$(BIN)/sketchkit sample sketchode -n 16 --seed 0 --temperature 0.3 -o out/sketchode_samples.svg
-	$(BIN)/sketchkit sample cloud2curve -n 16 --seed 0 --temperature 0.5 -o out/cloud2curve_samples.svg
+	$(BIN)/sketchkit sample cloud2curve -n 16 --seed 0 --temperature 1.0 -o out/cloud2curve_samples.svg
 	$(BIN)/sketchkit sample cloud2curve_kmnist --class 6 -n 8 --seed 0 --temperature 0.5 -o out/kmnist_ma.svg
 	@echo "wrote out/cat.svg, out/bezier_{pig,ambulance,face}.svg, out/{sketchode,cloud2curve}_samples.svg and out/kmnist_ma.svg"
 

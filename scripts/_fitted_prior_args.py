@@ -1,5 +1,5 @@
 """Command-line options and the refit step shared by the training scripts of fitted-prior models
-(``train_pretrained_sketchode.py``, ``train_pretrained_cloud2curve_kmnist.py``)."""
+(``train_pretrained_sketchode.py``, ``train_pretrained_cloud2curve_clouds.py``)."""
 
 from __future__ import annotations
 

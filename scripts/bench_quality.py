@@ -19,6 +19,12 @@ temperature — is scored on:
 * ``NN-train``: median distance in the judge's features from an item to its nearest training
   item; real held-out items set the reference, and a model far below it copies its training set.
 
+``--reconstruct N`` also encodes and decodes N held-out items and reports the judge's accuracy on
+the results. For a class-conditional model that number can owe much to the label the model is
+given, so two more are reported: ``judge_acc_wrong_label`` (each item reconstructed under another
+class; the share still read as its own class) and, for a model trained to read unlabelled input,
+``judge_acc_unlabelled`` (no label given).
+
 Reproducible: the split, the judge, the samples and the two-sample tests are seeded.
 
 Usage::
@@ -194,6 +200,31 @@ def _fmt_row(r: dict) -> str:
             f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} | {r.get('nn_train', float('nan')):.2f} |")
 
 
+def _label_checks(model, held: list, names: list[str], judge, args, refine: dict) -> dict:
+    """For a conditional model, how much its reconstructions owe to the label it is given.
+
+    ``judge_acc_wrong_label``: each held-out item reconstructed under a wrong class (a seeded random
+    other one); the share the judge still reads as the item's own class (a model that draws the
+    input scores near ``judge_acc``; one that draws the label scores near 0).
+    ``judge_acc_unlabelled``: reconstructed with no label, for a model trained to read unlabelled
+    input (``unknown_class``). Empty for unconditional models.
+    """
+    if not getattr(model, "labels", ()):
+        return {}
+    truth = np.array([names.index(str(s.label)) for s in held])
+    model_ids = [model.class_index(names[t]) for t in truth]
+    shift = np.random.default_rng(args.seed + 1).integers(1, len(model.labels), len(held))
+    wrong = [dataclasses.replace(s, label=model.labels[(i + k) % len(model.labels)]) for s, i, k in zip(held, model_ids, shift)]
+    out = {}
+    for key, items in (("judge_acc_wrong_label", wrong),
+                       ("judge_acc_unlabelled", [dataclasses.replace(s, label=None) for s in held])):
+        if key == "judge_acc_unlabelled" and getattr(model, "unknown_class", None) is None:
+            continue
+        rec = model.reconstruct(items, **refine)
+        out[key] = float((judge.predict_proba(args.imager(rec)).argmax(1) == truth).mean())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=SPG, help="labelled data (a folder or file)")
@@ -317,6 +348,7 @@ def main() -> None:
             takes_refine = "refine_steps" in inspect.signature(model.evaluate).parameters if hasattr(model, "evaluate") else False
             ev = model.evaluate(held, limit=None, **(refine if takes_refine else {})) if hasattr(model, "evaluate") else {}
             recon[m] = {"n": len(held), "refine_steps": args.refine_steps, "judge_acc": acc,
+                        **_label_checks(model, held, names, judge, args, refine),
                         **{k: float(v) for k, v in ev.items()}}
             print(f"reconstruction {m}: {recon[m]}")
 

@@ -1,4 +1,10 @@
-"""Train the Cloud2Curve model shipped in ``sketchkit/pretrained/cloud2curve``.
+"""Train the stroke stage of the shipped ``sketchkit/pretrained/cloud2curve`` (the stroke net that
+``sketchkit vectorize`` uses), and optionally a token-likelihood sketch stage.
+
+The shipped model's generator no longer comes from here: it is trained from point clouds of MNIST
+rasters alone by ``scripts/train_pretrained_cloud2curve_clouds.py --stroke-from`` (which copies this
+script's stroke stage unchanged; see the model card). The sketch stage below is the earlier design,
+a GRU decoder fitted to curve tokens of pen strokes (``--install`` would ship it again).
 
 Data (all from ``../shared/data`` through ``sketchkit.data``; licences allow shipping the weights):
 

@@ -45,7 +45,8 @@ def model_for(family: str):
     if family == "sketchode":
         return SketchODEModel(SketchODEConfig(n_points=16, encoder_hidden=8, encoder_widths=(8,), latent_dim=4,
                                               ode_dim=4, dynamics_hidden=8))
-    clouds = {"sketch_loss": "cloud", "class_dim": 4} if family == "cloud2curve_clouds" else {}  # clouds only, conditional
+    # clouds only, conditional, some labels hidden
+    clouds = {"sketch_loss": "cloud", "class_dim": 4, "class_dropout": 0.3} if family == "cloud2curve_clouds" else {}
     cfg = Cloud2CurveConfig(max_degree=3, stroke_points=24, stroke_width=32, curve_samples=16, sketch_points=48,
                             sketch_width=16, latent_dim=8, decoder_hidden=16, max_strokes=3, sketch_max_degree=2,
                             sketch_curve_samples=6, **clouds)

@@ -316,6 +316,47 @@ def test_conditional_cloud_model_labels_and_errors():
     assert Cloud2CurveModel.config_for_data(Cloud2CurveConfig(**TINY, conditional=False), _clouds()).labels == ()
 
 
+class TestClassDropoutContract(ModelContract):
+    def make_model(self):
+        cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "sketch_encoder": "grid", "class_dropout": 0.3})
+        return Cloud2CurveModel(Cloud2CurveModel.config_for_data(cfg, _clouds()))
+
+    def make_sketches(self):
+        return _clouds()
+
+
+def test_class_dropout_hides_labels_in_training_and_lets_unlabelled_clouds_be_reconstructed(tmp_path):
+    from dataclasses import replace
+
+    from sketchkit.models.base import load_model
+
+    cfg = Cloud2CurveModel.config_for_data(Cloud2CurveConfig(**TINY, class_dropout=0.4), _clouds())
+    torch.manual_seed(0)
+    model = Cloud2CurveModel(cfg).eval()
+    assert model.unknown_class == 2 and model.class_embed.num_embeddings == 3  # arc, cross, "no label"
+    batch = model.collate(_clouds() * 100, stage="sketch", generator=torch.Generator().manual_seed(0))
+    truth = torch.tensor([0, 1, 0] * 100)
+    hidden = batch["classes"] == 2
+    assert 0.3 < hidden.float().mean() < 0.5, hidden.float().mean()  # about 0.4 of the items
+    assert torch.equal(batch["classes"][~hidden], truth[~hidden])  # the others keep their class
+    unlabelled = [replace(s, label=None) for s in _clouds()]
+    rec = model.reconstruct(unlabelled)
+    assert [r.label for r in rec] == [None] * 3 and all(r.num_curves > 0 for r in rec)
+    # the "no label" row survives saving; samples still draw only the known classes
+    model.save_pretrained(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.unknown_class == 2
+    torch.testing.assert_close(again.class_embed.weight, model.class_embed.weight)
+    assert {s.label for s in again.sample(20, generator=torch.Generator().manual_seed(0))} <= {"arc", "cross"}
+    # without class dropout a conditional model refuses unlabelled clouds, naming its classes
+    plain = Cloud2CurveModel(Cloud2CurveModel.config_for_data(Cloud2CurveConfig(**TINY), _clouds()))
+    assert plain.unknown_class is None and plain.class_embed.num_embeddings == 2
+    with pytest.raises(ValueError, match="unlabelled sketch .*known classes: arc, cross"):
+        plain.reconstruct(unlabelled)
+    with pytest.raises(ValueError, match="class_dropout"):
+        Cloud2CurveConfig(**TINY, class_dropout=1.0)
+
+
 def test_sketch_stage_trains_through_the_engine_and_resumes_exactly(tmp_path):
     from sketchkit.models.base import load_model
     from sketchkit.train import TrainConfig, train

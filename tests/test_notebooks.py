@@ -52,7 +52,9 @@ def test_sketchode_notebook_reconstructs_interpolates_and_decodes_at_any_resolut
 @pytest.mark.slow
 def test_cloud2curve_kmnist_notebook_samples_every_class_and_vectorises(tmp_path):
     shared_path("kmnist", "kmnist-test-imgs.npz")
+    shared_path("mnist", "t10k-images-idx3-ubyte.gz")
     text, outputs = execute("cloud2curve_kmnist.ipynb", tmp_path)
     assert "Cloud2CurveModel classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in text
     assert "held-out characters; Chamfer (bbox frame, 64 of them): 0.0" in text  # under 0.1 of the box
-    assert _svg_count(outputs) == 2  # the class grid and the reconstructions
+    assert "unlabelled digit clouds vectorised: 8" in text  # the digit model, with no labels given
+    assert _svg_count(outputs) == 4  # the class grid, the reconstructions, digit samples and digit reconstructions

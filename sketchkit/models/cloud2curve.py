@@ -61,7 +61,7 @@ curve count ``sum_k q_k`` (fewer, cleaner strokes), the KL, and optionally ``ot_
 presence- and arc-length-weighted Sinkhorn OT (``geomloss``) between the curves and the cloud.
 Decoding is deterministic given ``z``: curves while ``q_k > 0.5``.
 
-Options of the cloud-only sketch level (the shipped K-MNIST model uses all three):
+Options of the cloud-only sketch level (the shipped digit and K-MNIST models use all three):
 
 * ``sketch_decoder="slots"``: an MLP emits all ``max_strokes`` curves at once, each a fixed
   starting segment (spread over the frame, :func:`_spread_anchors`) plus an offset read from the
@@ -79,6 +79,10 @@ Class conditioning: when ``config.labels`` names two or more classes (``config_f
 it from the training sketches' labels if ``conditional``), a learned class embedding joins ``z``
 wherever the decoder reads it and is added, through a linear map, to the encoder's output;
 ``sample`` takes a ``label``; ``model.labels`` lists the class names (empty: unconditional).
+``class_dropout = p > 0`` adds one more embedding row, "no label", and hides each training
+sketch's class behind it with probability ``p`` (drawn in ``collate``): the model then also
+encodes and reconstructs unlabelled sketches, and cannot lean on the label alone (a conditional
+decoder that always sees the true class learns to draw the class more than the cloud).
 
 Coordinates: every cloud is normalised by its own bounding box; :meth:`Cloud2CurveModel.sample`
 maps the unit frame to ``[0, canvas]`` pixels (``canvas`` is a config field).
@@ -161,8 +165,13 @@ class Cloud2CurveConfig(ModelConfig):
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
     labels: tuple[str, ...] = ()  # class names, index = class id (set from the data; empty: unconditional)
     class_dim: int = 16  # size of the learned class embedding
+    # training: chance that a sketch's class is hidden (an extra "no label" class), so that the
+    # model also encodes and reconstructs unlabelled clouds, and must read the shape from the cloud
+    class_dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.class_dropout < 1.0:
+            raise ValueError(f"class_dropout: expected a probability in [0, 1), got {self.class_dropout}")
         if self.sketch_loss not in ("tokens", "cloud"):
             raise ValueError(f"sketch_loss: expected 'tokens' or 'cloud', got {self.sketch_loss!r}")
         if self.sketch_encoder not in ("pointnet", "grid"):
@@ -202,8 +211,10 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         self.cond_dim = config.latent_dim + (config.class_dim if self.num_classes else 0)
         self.sketch_encoder = (GridEncoder(config.sketch_width, 2 * config.latent_dim) if config.sketch_encoder == "grid"
                                else PointNet(config.sketch_width, 2 * config.latent_dim))
+        if self.num_classes and config.class_dropout > 0:
+            self.unknown_class = self.num_classes  # one more embedding row: "no label"
         if self.num_classes:
-            self.class_embed = nn.Embedding(self.num_classes, config.class_dim)
+            self.class_embed = nn.Embedding(self.num_classes + (self.unknown_class is not None), config.class_dim)
             self.class_to_latent = nn.Linear(config.class_dim, 2 * config.latent_dim, bias=False)
         else:
             self.class_embed = self.class_to_latent = None
@@ -553,7 +564,11 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
                 batch["tokens"] = torch.tensor(np.stack(toks), dtype=torch.float32)
                 batch["n_tokens"] = torch.tensor(counts, dtype=torch.long)
             if self.num_classes:
-                batch["classes"] = self._class_ids(labels)  # a conditional model needs known labels
+                classes = self._class_ids(labels)  # known labels (or none, where the model has a "no label" class)
+                if self.unknown_class is not None:
+                    hide = torch.from_numpy(rng.random(len(labels)) < cfg.class_dropout)
+                    classes = classes.masked_fill(hide, self.unknown_class)
+                batch["classes"] = classes
             return batch
         raise ValueError(f"unknown stage {stage!r}; expected one of {self.stages}")
 
@@ -683,7 +698,8 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         """Encode each sketch's cloud deterministically (latent mean) and decode it greedily.
 
         Needs only the points (no stroke order): the encoder reads an unordered cloud (a
-        conditional model also reads each sketch's label). Returns curves in each input's own
+        conditional model also reads each sketch's label; a model trained with ``class_dropout``
+        reads an unlabelled sketch as "no label", others refuse it). Returns curves in each input's own
         coordinate frame, labelled like the input (empty sketches are skipped). ``refine_steps``
         (default: the config's ``refine_steps``) then fits the drawn curves to each cloud
         (:meth:`refine_tokens`).

@@ -74,9 +74,19 @@ def class_index(labels: Sequence[str], label: str | int) -> int:
     raise ValueError(f"unknown class {label!r}; known classes: {', '.join(names)}")
 
 
-def class_ids(labels: Sequence[str], per_item: Sequence[Any]) -> torch.Tensor:
-    """``(B,)`` long class ids of per-item labels (each resolved by :func:`class_index`)."""
-    return torch.tensor([class_index(labels, x) for x in per_item], dtype=torch.long)
+def class_ids(labels: Sequence[str], per_item: Sequence[Any], unknown: int | None = None) -> torch.Tensor:
+    """``(B,)`` long class ids of per-item labels (each resolved by :func:`class_index`).
+
+    ``unknown``: the id that a ``None`` label gets, for a model trained to draw without a class
+    (see ``class_dropout``); ``None`` (the default) refuses unlabelled items.
+
+    Raises:
+        ValueError: as :func:`class_index`, or an unlabelled item when ``unknown`` is ``None``.
+    """
+    if unknown is None and any(x is None for x in per_item):
+        raise ValueError(f"an unlabelled sketch given to a conditional model that needs labels "
+                         f"(known classes: {', '.join(labels)})")
+    return torch.tensor([unknown if x is None else class_index(labels, x) for x in per_item], dtype=torch.long)
 
 
 def sample_classes(labels: Sequence[str], n: int, label: Any,
@@ -108,6 +118,7 @@ class ClassConditional:
 
     num_classes: int
     config: Any
+    unknown_class: int | None = None  # id of the "no label" class, for models trained with hidden labels
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -124,5 +135,6 @@ class ClassConditional:
         return class_index(self.labels, label)
 
     def _class_ids(self, labels: Sequence[Any]) -> torch.Tensor | None:
-        """``(B,)`` class ids of per-sketch labels (``None`` for an unconditional model)."""
-        return class_ids(self.labels, labels) if self.num_classes else None
+        """``(B,)`` class ids of per-sketch labels (``None`` for an unconditional model); an
+        unlabelled sketch gets :attr:`unknown_class` where the model has one."""
+        return class_ids(self.labels, labels, self.unknown_class) if self.num_classes else None

@@ -1,12 +1,14 @@
-"""Train a Cloud2Curve generator on K-MNIST from point clouds alone (no stroke data, no tracing).
+"""Train a Cloud2Curve generator from point clouds of rasters alone (no stroke data, no tracing).
 
-Data: ``../shared/data/kmnist/kmnist-test-imgs.npz`` with its labels file (K-MNIST, Clanuwat et
-al. 2018, **CC BY-SA 4.0**: weights trained on it follow that licence). ``sketchkit.data.read(...,
-cloud="centreline")`` turns every 28 x 28 image into a point cloud on the skeleton of its ink
-(``--cloud ink``: on every ink pixel), labelled with its class ("0".."9"). The characters are split
-by :func:`sketchkit.data.splits.split_sketches` (the split that ``scripts/bench_quality.py`` uses,
-so the judge's test characters are never trained on): train for training, valid for the
-validation curve, test for the reported numbers.
+Data: a labelled raster set, ``--data`` (default: ``../shared/data/kmnist/kmnist-test-imgs.npz``
+with its labels file; also ``../shared/data/mnist/t10k-images-idx3-ubyte.gz``).
+``sketchkit.data.read(..., cloud="centreline")`` turns every 28 x 28 image into a point cloud on
+the skeleton of its ink (``--cloud ink``: on every ink pixel), labelled with its class. The
+images are split by :func:`sketchkit.data.splits.split_sketches` (the split that
+``scripts/bench_quality.py`` uses, so the judge's test characters are never trained on): train
+for training, valid for the validation curve, test for the reported numbers. Licences: K-MNIST
+(Clanuwat et al. 2018) CC BY-SA 4.0; MNIST (LeCun, Cortes, Burges) CC BY-SA 3.0; weights trained
+on them follow the data's licence.
 
 Model: ``Cloud2CurveConfig(sketch_loss="cloud")``: the sketch stage is trained only against the
 clouds (Chamfer between the cloud and points on the drawn curves, expected-curve-count penalty,
@@ -14,16 +16,23 @@ KL; see :mod:`sketchkit.models.cloud2curve`). Defaults: a CNN on the cloud's occ
 (``--encoder grid``), a slot decoder that emits all curves at once from spread-out starting
 segments (``--decoder slots``), each slot drawn or not with 0/1 presences in the loss
 (straight-through; ``--soft-presence`` for expected presences), class-conditional unless
-``--unconditional``, and a 16-component fitted prior per class. ``--stroke-steps`` (default 0)
-also trains the stroke net used by ``sketchkit vectorize`` on centrelines traced through the clouds.
+``--unconditional`` (``--class-dropout P`` hides the class of a fraction P of the training
+clouds, so the model also reconstructs unlabelled clouds), and a 16-component fitted prior per
+class. ``--stroke-steps`` (default 0) also trains the stroke net used by ``sketchkit vectorize``
+on centrelines traced through the clouds; ``--stroke-from DIR`` instead copies the stroke net of
+a trained Cloud2Curve model (the sketch stage never changes it), as the shipped ``cloud2curve`` does.
 
 Usage::
 
-    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2k --steps 24000 --kl-weight 1e-5 \
-        --max-strokes 12 --hidden 512                                  # the shipped model's run
-    python scripts/train_pretrained_cloud2curve_kmnist.py --run-dir runs/c2k --steps 24000 --resume
-    python scripts/train_pretrained_cloud2curve_kmnist.py --refit-prior-from runs/c2k/last \
+    python scripts/train_pretrained_cloud2curve_clouds.py --run-dir runs/c2k --steps 24000 --kl-weight 1e-5 \
+        --max-strokes 12 --hidden 512                                  # the shipped K-MNIST model's run
+    python scripts/train_pretrained_cloud2curve_clouds.py --run-dir runs/c2k --steps 24000 --resume
+    python scripts/train_pretrained_cloud2curve_clouds.py --refit-prior-from runs/c2k/last \
         --prior-components 16 --out sketchkit/pretrained/cloud2curve_kmnist
+    # the shipped digit model (see sketchkit/pretrained/cloud2curve/MODEL_CARD.md):
+    python scripts/train_pretrained_cloud2curve_clouds.py --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz \
+        --run-dir runs/c2d --steps 24000 --kl-weight 1e-5 --max-strokes 8 --hidden 512 --class-dropout 0.2 \
+        --stroke-from sketchkit/pretrained/cloud2curve
     # smoke run (minutes): --steps 300 --batch 32 --val-every 100
 
 Prints the loss curve (every ``--log-every`` steps), held-out metrics (``model.evaluate`` on the
@@ -45,9 +54,34 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "kmnist" / "kmnist-test-imgs.npz"
 
 
+def data_source(path: Path) -> tuple[str, str]:
+    """(name, licence) of a raster set, from its file name; the licence the weights follow."""
+    name = path.name.lower()
+    if "kmnist" in name:
+        return "K-MNIST (Clanuwat et al. 2018)", "CC BY-SA 4.0"
+    if "idx3" in name or "mnist" in name:
+        return "MNIST (LeCun, Cortes, Burges)", "CC BY-SA 3.0"
+    return path.name, "the data's own licence (see its source)"
+
+
+def copy_stroke_net(model, source: Path) -> None:
+    """Copy the stroke net (``sketchkit vectorize``'s stroke model) of the Cloud2Curve model in
+    ``source`` into ``model``; the sketch stage never trains it."""
+    from sketchkit.models.base import load_model
+    from sketchkit.models.cloud2curve import Cloud2CurveModel
+
+    donor = load_model(source)
+    if not isinstance(donor, Cloud2CurveModel):
+        raise SystemExit(f"--stroke-from {source}: a {donor.config.family} model, not cloud2curve")
+    keys = ("max_degree", "stroke_width")
+    if any(getattr(donor.config, k) != getattr(model.config, k) for k in keys):
+        raise SystemExit(f"--stroke-from {source}: its stroke net has another shape ({', '.join(keys)} differ)")
+    model.stroke_net.load_state_dict(donor.stroke_net.state_dict())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA, help="K-MNIST images npz (labels file beside it)")
+    ap.add_argument("--data", type=Path, default=DATA, help="labelled raster images (K-MNIST npz, MNIST idx; labels file beside it)")
     ap.add_argument("--run-dir", type=Path, default=REPO / "runs" / "cloud2curve_kmnist")
     ap.add_argument("--out", type=Path, default=None, help="also write the last model (+ MODEL_CARD.md) here")
     ap.add_argument("--resume", action="store_true")
@@ -64,6 +98,10 @@ def main() -> None:
     ap.add_argument("--count-weight", type=float, default=1e-3, help="cost per expected curve (squared unit frame)")
     ap.add_argument("--ot-weight", type=float, default=0.0, help="weight of the Sinkhorn OT term (0: Chamfer only)")
     ap.add_argument("--unconditional", action="store_true")
+    ap.add_argument("--class-dropout", type=float, default=0.0,
+                    help="chance that a training cloud's class is hidden (the model then also reconstructs unlabelled clouds)")
+    ap.add_argument("--stroke-from", type=Path, default=None,
+                    help="copy the stroke net of this trained Cloud2Curve model (e.g. sketchkit/pretrained/cloud2curve)")
     ap.add_argument("--soft-presence", action="store_true",
                     help="expected Chamfer over soft curve presences (default: 0/1 presences, straight-through)")
     ap.add_argument("--encoder", choices=("grid", "pointnet"), default="grid",
@@ -100,10 +138,13 @@ def main() -> None:
         sketch_curve_samples=24, sketch_mixtures=1, kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps,
         count_weight=args.count_weight, ot_weight=args.ot_weight, conditional=not args.unconditional,
         fitted_prior=not args.standard_prior, prior_components=args.prior_components, sketch_decoder=args.decoder, sketch_encoder=args.encoder, hard_presence=not args.soft_presence,
+        class_dropout=args.class_dropout,
     )
     config = Cloud2CurveModel.config_for_data(config, train_set)
     torch.manual_seed(args.seed)
     model = Cloud2CurveModel(config)
+    if args.stroke_from is not None:
+        copy_stroke_net(model, args.stroke_from)
     stages = (["stroke"] if args.stroke_steps > 0 else []) + ["sketch"]
     tconf = TrainConfig(stage_steps={"stroke": args.stroke_steps, "sketch": args.steps}, batch_size=args.batch,
                         lr=args.lr, schedule="cosine", warmup_steps=100, min_lr_ratio=0.05, grad_clip=1.0,
@@ -111,7 +152,7 @@ def main() -> None:
                         sample_temperature=0.8, seed=args.seed, device="cpu", log_every=args.log_every, quiet=False)
     start = time.time()
     train(model, train_set, val_sketches=valid, config=tconf, run_dir=args.run_dir, resume=args.resume,
-          stages=stages, data_info={"data": str(args.data), "train": len(train_set), "licence": "CC BY-SA 4.0"})
+          stages=stages, data_info={"data": str(args.data), "train": len(train_set), "licence": data_source(args.data)[1]})
     minutes = (time.time() - start) / 60
 
     model = load_model(args.run_dir / "last").eval()
@@ -137,23 +178,24 @@ def main() -> None:
     if args.out is not None:
         model.save_pretrained(args.out)
         n_params = sum(p.numel() for p in model.parameters())
-        card = f"""# Cloud2Curve on K-MNIST, from point clouds alone
+        source, licence = data_source(args.data)
+        card = f"""# Cloud2Curve from point clouds alone: {source}
 
-Generator trained only on point clouds of K-MNIST characters ({args.cloud} clouds; no strokes, no
+Generator trained only on point clouds of {source} images ({args.cloud} clouds; no strokes, no
 tracing): Chamfer between each cloud and points on up to {config.max_strokes} decoded degree-{config.sketch_max_degree}
 Bézier curves ({config.sketch_encoder} encoder, {config.sketch_decoder} decoder, {"0/1" if config.hard_presence else "soft"} presences),
-expected-curve-count penalty {config.count_weight}, KL weight {config.kl_weight}.
+expected-curve-count penalty {config.count_weight}, KL weight {config.kl_weight}, class dropout {config.class_dropout}.
 Classes: {', '.join(model.labels) or 'none (unconditional)'}. {n_params} parameters.
 
 ## Data and licence
-K-MNIST (Clanuwat et al. 2018), `{args.data.name}` train split of `split_sketches`
-({len(train_set)} characters), **CC BY-SA 4.0**; these weights follow that licence.
+{source}, `{args.data.name}`, train split of `split_sketches` ({len(train_set)} images),
+**{licence}**; these weights follow that licence.
 
 ## Training
-`python scripts/train_pretrained_cloud2curve_kmnist.py --steps {args.steps} --batch {args.batch} --lr {args.lr}`
+`python scripts/train_pretrained_cloud2curve_clouds.py --data {args.data} --steps {args.steps} --batch {args.batch} --lr {args.lr}`
 ({minutes:.1f} min in the last session, {args.threads} CPU thread(s)).
 
-## Held-out test split ({len(test)} characters)
+## Held-out test split ({len(test)} images)
 {json.dumps({k: round(v, 5) for k, v in metrics.items()}, indent=2)}
 """
         (args.out / "MODEL_CARD.md").write_text(card)
