@@ -59,3 +59,16 @@ def test_reconstruct_kmnist_characters_from_their_centreline_clouds(tmp_path):
     assert len(list((tmp_path / "r").glob("*.svg"))) == 4  # 2 clouds + 2 curve sets
     assert main(["reconstruct", "cloud2curve_kmnist", str(kmnist), "-n", "1", "--cloud", "outline",
                  "-o", str(tmp_path / "x.svg")]) == 2  # a one-line error, not a traceback
+
+
+def test_reconstruct_without_labels_needs_a_model_trained_to_read_unlabelled_clouds(tmp_path, capsys):
+    mnist = shared_path("mnist", "t10k-images-idx3-ubyte.gz")
+    assert main(["reconstruct", "cloud2curve", str(mnist), "-n", "2", "--cloud", "centreline", "--no-label",
+                 "-o", str(tmp_path / "r")]) == 0
+    assert len(list((tmp_path / "r").glob("*.svg"))) == 4  # 2 clouds + 2 curve sets
+    # sketchode always saw its class in training: it refuses unlabelled input in one line
+    digits = shared_path("vectormnist")
+    assert main(["reconstruct", "sketchode", str(digits), "-i", "4500", "-n", "1", "--no-label",
+                 "-o", str(tmp_path / "x.svg")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unlabelled sketch" in err and "known classes: 0, 1" in err

@@ -71,13 +71,23 @@ def reconstruct_command(
     split: Optional[str] = typer.Option(None, "--split", help="Split of a multi-split file (train/valid/test)."),
     cloud: Optional[str] = typer.Option(None, "--cloud", help="Raster input (K-MNIST, MNIST): points on the "
                                         "'ink' or on its 'centreline' (what cloud2curve_kmnist was trained on)."),
+    no_label: bool = typer.Option(False, "--no-label", help="Hide the inputs' labels from the model (one "
+                                  "trained with class dropout, such as cloud2curve, reads the shape alone)."),
 ) -> None:
     """Encode and decode sketches from INPUT: the grid's first row holds the inputs, the second the reconstructions."""
     if count < 1:
         raise InputError(f"--count: expected at least 1, got {count}")
     sketches = _read_indexed(input, list(range(index, index + count)), split, cloud)
+    if no_label:
+        import dataclasses
+
+        sketches = [dataclasses.replace(s, label=None) for s in sketches]
     _, fn = _model_method(model, "reconstruct")
-    _save(list(sketches) + list(fn(sketches)), output, columns=count)
+    try:
+        results = list(fn(sketches))
+    except ValueError as exc:  # labels the model does not know, or none where it needs them
+        raise InputError(f"{input}: {' '.join(str(exc).split())}") from None
+    _save(list(sketches) + results, output, columns=count)
 
 
 def interpolate_command(
