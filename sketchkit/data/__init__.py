@@ -10,10 +10,12 @@ registry. Supported (registry name: what it reads):
 * ``kmnist-npz`` / ``mnist-idx``: raster digits as seeded point clouds (see
   :mod:`sketchkit.data.rasters`, which also has ``read_images``);
 * ``vectormnist-npz`` / ``vectormnist-samples``: VectorMNIST (see :mod:`sketchkit.data.vectormnist`);
-* ``svg``: paths / lines / polylines / polygons of an SVG drawing.
+* ``svg``: paths / lines / polylines / polygons of an SVG drawing;
+* ``image``: one PNG / JPEG / ... drawing as a point cloud (see :mod:`sketchkit.data.image_files`).
 
 A folder is read file by file in sorted order (recursively), skipping files of no known format,
-label companion files, hidden files and unfinished downloads (``.part``/``.tmp``). Nothing here imports torch (the torch ``Dataset`` lives in
+picture files (unless ``format="image"``), label companion files, hidden files and unfinished
+downloads (``.part``/``.tmp``). Nothing here imports torch (the torch ``Dataset`` lives in
 :mod:`sketchkit.data.torch_dataset`).
 
 Bad records: ``on_error="raise"`` (default) stops with a one-line
@@ -149,6 +151,8 @@ def read(
             for f, fmt in _iter_folder(p):
                 if forced is not None and fmt.name != forced.name:
                     continue
+                if fmt.name == "image" and forced is None:
+                    continue  # pictures beside the data (a README figure) are not sketches unless asked for
                 if fmt.name == "vectormnist-samples" and f.suffix.lower() != ".json" \
                         and not opts.get("trust_pickle", False):
                     continue  # never unpickle inside a folder scan without trust_pickle

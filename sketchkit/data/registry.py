@@ -55,7 +55,7 @@ def register_format(fmt: Format) -> Format:
 
 def _load_builtin() -> None:
     # Importing the adapter modules registers them (idempotent).
-    from sketchkit.data import quickdraw, rasters, shards, sketchrnn, svg_import, vectormnist  # noqa: F401
+    from sketchkit.data import image_files, quickdraw, rasters, shards, sketchrnn, svg_import, vectormnist  # noqa: F401
 
 
 def formats() -> dict[str, Format]:
