@@ -18,22 +18,27 @@ _MODEL_HELP = "Shipped model name (bezier, sketchode, ...) or a model/run folder
 _OUTPUT_HELP = "grid.svg, grid.png, or a folder (one SVG per sketch)."
 
 
-def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: Optional[str] = None) -> list[Any]:
-    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range.
-    ``cloud``: how raster data becomes point clouds (``"ink"`` / ``"centreline"``; None: the reader's default)."""
+def _sketches_of(path: Path, split: Optional[str], cloud: Optional[str]) -> Any:
+    """The sketches of ``path`` as an iterator. ``cloud``: how raster data becomes point clouds
+    (``"ink"`` / ``"centreline"``; None: the reader's default)."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    for i in indices:
-        if i < 0:
-            raise InputError(f"{path}: index must be >= 0, got {i}")
     from sketchkit.data import read
 
-    wanted = set(indices)
-    found: dict[int, Any] = {}
     options = {"split": split} if split else {}
     if cloud:
         options["cloud"] = cloud
-    for i, sketch in enumerate(read(path, **options)):
+    return read(path, **options)
+
+
+def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: Optional[str] = None) -> list[Any]:
+    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range."""
+    for i in indices:
+        if i < 0:
+            raise InputError(f"{path}: index must be >= 0, got {i}")
+    wanted = set(indices)
+    found: dict[int, Any] = {}
+    for i, sketch in enumerate(_sketches_of(path, split, cloud)):
         if i in wanted:
             found[i] = sketch
             if len(found) == len(wanted):
@@ -42,6 +47,18 @@ def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: O
     if missing:
         raise InputError(f"{path}: has no sketch at index {missing[0]} (it holds fewer sketches)")
     return [found[i] for i in indices]
+
+
+def _read_up_to(path: Path, index: int, count: int, split: Optional[str], cloud: Optional[str]) -> list[Any]:
+    """Sketches ``index .. index + count - 1`` of ``path``, fewer where it ends sooner (at least one)."""
+    from itertools import islice
+
+    if index < 0:
+        raise InputError(f"{path}: index must be >= 0, got {index}")
+    found = list(islice(_sketches_of(path, split, cloud), index, index + count))
+    if not found:
+        raise InputError(f"{path}: has no sketch at index {index} (it holds fewer sketches)")
+    return found
 
 
 def _model_method(model_name: str, method: str) -> tuple[Any, Any]:
@@ -64,20 +81,24 @@ def _save(items: list[Any], output: Path, columns: Optional[int]) -> None:
 
 def reconstruct_command(
     model: str = typer.Argument(..., help=_MODEL_HELP, show_default=False),
-    input: Path = typer.Argument(..., help="Sketch file (ndjson, npz, svg, ...).", show_default=False),
+    input: Path = typer.Argument(..., help="Sketch file (ndjson, npz, svg, png, ...).", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help=_OUTPUT_HELP, show_default=False),
     index: int = typer.Option(0, "--index", "-i", help="First sketch to reconstruct (0-based)."),
-    count: int = typer.Option(8, "--count", "-n", help="Number of sketches."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", show_default=False,
+                                        help="Number of sketches (default: up to 8, as many as INPUT holds)."),
     split: Optional[str] = typer.Option(None, "--split", help="Split of a multi-split file (train/valid/test)."),
-    cloud: Optional[str] = typer.Option(None, "--cloud", help="Raster input (K-MNIST, MNIST): points on the "
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="Raster input (K-MNIST, MNIST, a PNG): points on the "
                                         "'ink' or on its 'centreline' (what cloud2curve_kmnist was trained on)."),
     no_label: bool = typer.Option(False, "--no-label", help="Hide the inputs' labels from the model (one "
                                   "trained with class dropout, such as cloud2curve, reads the shape alone)."),
 ) -> None:
     """Encode and decode sketches from INPUT: the grid's first row holds the inputs, the second the reconstructions."""
-    if count < 1:
+    if count is not None and count < 1:
         raise InputError(f"--count: expected at least 1, got {count}")
-    sketches = _read_indexed(input, list(range(index, index + count)), split, cloud)
+    if count is None:  # up to 8: a one-drawing file (an image, an SVG) needs no -n 1
+        sketches = _read_up_to(input, index, 8, split, cloud)
+    else:
+        sketches = _read_indexed(input, list(range(index, index + count)), split, cloud)
     if no_label:
         import dataclasses
 
@@ -87,7 +108,7 @@ def reconstruct_command(
         results = list(fn(sketches))
     except ValueError as exc:  # labels the model does not know, or none where it needs them
         raise InputError(f"{input}: {' '.join(str(exc).split())}") from None
-    _save(list(sketches) + results, output, columns=count)
+    _save(list(sketches) + results, output, columns=len(sketches))
 
 
 def interpolate_command(
