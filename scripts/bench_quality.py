@@ -215,14 +215,11 @@ def _label_checks(model, held: list, names: list[str], judge, args, refine: dict
     model_ids = [model.class_index(names[t]) for t in truth]
     shift = np.random.default_rng(args.seed + 1).integers(1, len(model.labels), len(held))
     wrong = [dataclasses.replace(s, label=model.labels[(i + k) % len(model.labels)]) for s, i, k in zip(held, model_ids, shift)]
-    out = {}
-    for key, items in (("judge_acc_wrong_label", wrong),
-                       ("judge_acc_unlabelled", [dataclasses.replace(s, label=None) for s in held])):
-        if key == "judge_acc_unlabelled" and getattr(model, "unknown_class", None) is None:
-            continue
-        rec = model.reconstruct(items, **refine)
-        out[key] = float((judge.predict_proba(args.imager(rec)).argmax(1) == truth).mean())
-    return out
+    inputs = {"judge_acc_wrong_label": wrong}
+    if getattr(model, "unknown_class", None) is not None:
+        inputs["judge_acc_unlabelled"] = [dataclasses.replace(s, label=None) for s in held]
+    return {key: float((judge.predict_proba(args.imager(model.reconstruct(items, **refine))).argmax(1) == truth).mean())
+            for key, items in inputs.items()}
 
 
 def main() -> None:

@@ -111,11 +111,9 @@ def main() -> None:
     model = Cloud2CurveModel(config)
     stages = list(model.stages)
     if args.stroke_from is not None:
-        from safetensors.torch import load_file
+        from train_pretrained_cloud2curve_clouds import copy_stroke_net
 
-        tensors = load_file(str(args.stroke_from / "model.safetensors"))
-        stroke = {k[len("stroke_net."):]: v for k, v in tensors.items() if k.startswith("stroke_net.")}
-        model.stroke_net.load_state_dict(stroke)
+        copy_stroke_net(model, args.stroke_from)
         stages = ["sketch"]
         print(f"stroke stage copied from {args.stroke_from}; training only the sketch stage", flush=True)
     if args.sketch_data == "digits" and stages == ["sketch"]:

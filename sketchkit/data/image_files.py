@@ -6,8 +6,9 @@ sets); this adapter gives a single drawing the same treatment, so that
 model's curves. Unlike the digit sets, the ink's polarity is found per image (dark ink on light
 paper, or light on dark: :func:`sketchkit.geometry.raster.ink_intensity` with ``invert="auto"``),
 and the sketch has no label. Decoding, size limits and one-line errors come from
-:func:`sketchkit.vectorize.loading.load_image`; points are in the file's pixel coordinates (x, y),
-y down, drawn with ``numpy.random.default_rng(seed)``.
+:func:`sketchkit.vectorize.loading.load_image`, the cloud from
+:func:`sketchkit.data.rasters.image_to_point_cloud` (as image 0 of a digit set); points are in the
+file's pixel coordinates (x, y), y down.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
 from sketchkit.data._common import ReadContext
-from sketchkit.data.rasters import CLOUDS, DEFAULT_POINTS
+from sketchkit.data.rasters import CLOUDS, DEFAULT_POINTS, image_to_point_cloud
 from sketchkit.data.registry import Format, register_format
 from sketchkit.errors import InputError
 from sketchkit.sketch import Sketch
@@ -35,7 +34,7 @@ def read_image_file(path: str | Path, ctx: ReadContext | None = None, *, n_point
         path: the image file.
         ctx: error policy (unused: a file-level problem always raises).
         n_points: points in the cloud.
-        seed: seed of the point draw.
+        seed: seed of the point draw (``default_rng([seed, 0])``).
         weighted: ``cloud="ink"``: draw ink pixels proportionally to their darkness.
         threshold: ink threshold in [0, 1) (``None``: Otsu).
         cloud: ``"ink"`` (points on the ink) or ``"centreline"`` (on its skeleton, 4x finer).
@@ -44,7 +43,6 @@ def read_image_file(path: str | Path, ctx: ReadContext | None = None, *, n_point
         InputError: a missing file, an image over the size limit, a bad option.
         DataFormatError: a file that is not a readable image.
     """
-    from sketchkit.geometry.raster import centreline_cloud_from_raster, point_cloud_from_raster
     from sketchkit.vectorize.loading import load_image
 
     path = Path(path)
@@ -53,17 +51,11 @@ def read_image_file(path: str | Path, ctx: ReadContext | None = None, *, n_point
     if n_points < 0:
         raise InputError(f"{path}: n_points must be >= 0, got {n_points}")
     image, factor, (width, height) = load_image(path)
-    gen = np.random.default_rng(int(seed))
     try:
-        if cloud == "centreline":
-            points = centreline_cloud_from_raster(image, n_points, generator=gen, threshold=threshold, invert="auto")
-        else:
-            points = point_cloud_from_raster(image, n_points, generator=gen, weighted=weighted, threshold=threshold,
-                                             invert="auto")
-    except ValueError as exc:
-        if "no ink" not in str(exc):
-            raise InputError(f"{path}: {exc}") from None
-        points = np.zeros((0, 2))
+        points = image_to_point_cloud(image, 0, n_points=n_points, seed=seed, weighted=weighted,
+                                      threshold=threshold, cloud=cloud, invert="auto")
+    except ValueError as exc:  # a bad threshold and the like
+        raise InputError(f"{path}: {exc}") from None
     yield Sketch.from_point_cloud(points * factor, meta={"source": str(path), "image_shape": [height, width]})
 
 

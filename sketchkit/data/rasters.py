@@ -263,14 +263,17 @@ CLOUDS = ("ink", "centreline")
 
 
 def image_to_point_cloud(image: np.ndarray, index: int, *, n_points: int = DEFAULT_POINTS, seed: int = 0,
-                         weighted: bool = True, threshold: float | None = None, cloud: str = "ink") -> np.ndarray:
+                         weighted: bool = True, threshold: float | None = None, cloud: str = "ink",
+                         invert: bool | str = False) -> np.ndarray:
     """The seeded point cloud of image ``index``: ``(n_points, 2)`` pixel coords (x, y), y down.
 
     ``cloud="ink"``: points on the ink pixels
     (:func:`~sketchkit.geometry.raster.point_cloud_from_raster`); ``"centreline"``: points on the
     skeleton of the ink, upsampled 4x (:func:`~sketchkit.geometry.raster.centreline_cloud_from_raster`;
     ``weighted`` does not apply). The generator is ``numpy.random.default_rng([seed, index])``.
-    An image without ink gives ``(0, 2)``.
+    ``invert``: the ink's polarity (False: light ink on dark, as the digit sets; ``"auto"``: found
+    from the image, see :func:`~sketchkit.geometry.raster.ink_intensity`). An image without ink
+    gives ``(0, 2)``.
     """
     from sketchkit.geometry.raster import centreline_cloud_from_raster, point_cloud_from_raster
 
@@ -281,9 +284,9 @@ def image_to_point_cloud(image: np.ndarray, index: int, *, n_points: int = DEFAU
         return np.zeros((0, 2))
     try:
         if cloud == "centreline":
-            return centreline_cloud_from_raster(image, n_points, generator=gen, threshold=threshold, invert=False)
+            return centreline_cloud_from_raster(image, n_points, generator=gen, threshold=threshold, invert=invert)
         return point_cloud_from_raster(image, n_points, generator=gen, weighted=weighted,
-                                       threshold=threshold, invert=False)
+                                       threshold=threshold, invert=invert)
     except ValueError as exc:
         if "no ink" in str(exc):
             return np.zeros((0, 2))
