@@ -14,6 +14,7 @@ Usage::
     python scripts/train_pretrained_sketchode.py [--steps 6000] [--solver dopri5|rk4] [--n-points 64]
         [--kl-weight 2e-3] [--kl-anneal-steps 600] [--val-every 500] [--run-dir runs/sketchode_pretrained]
         [--init-from DIR] [--prior-components 16] [--out DIR]
+        [--dynamics periodic_mlp|fourier|legendre] [--n-basis 8] [--frequency 3.0] [--learn-frequency]
     python scripts/train_pretrained_sketchode.py ... --run-dir RUN --resume      # the same command, after a stop
     python scripts/train_pretrained_sketchode.py --refit-prior-from DIR --prior-components 16 --out DIR2
 
@@ -60,6 +61,11 @@ def main() -> None:
     parser.add_argument("--n-points", type=int, default=64, help="resampling resolution of each curve")
     parser.add_argument("--ode-dim", type=int, default=32, help="decoder ODE state size (position part)")
     parser.add_argument("--dynamics-hidden", type=int, default=128, help="width of the decoder's dynamics MLP")
+    parser.add_argument("--dynamics", choices=("periodic_mlp", "fourier", "legendre"), default="periodic_mlp",
+                        help="decoder dynamics family")
+    parser.add_argument("--frequency", type=float, default=3.0, help="periodic_mlp: the cos activations' w")
+    parser.add_argument("--learn-frequency", action="store_true", help="periodic_mlp: learn w")
+    parser.add_argument("--n-basis", type=int, default=8, help="fourier / legendre: basis functions of time")
     parser.add_argument("--kl-weight", type=float, default=2e-3)
     parser.add_argument("--kl-anneal-steps", type=int, default=600)
     parser.add_argument("--warmup-steps", type=int, default=100)
@@ -88,6 +94,8 @@ def main() -> None:
         refit_prior(args.refit_prior_from, args.out, args.prior_components, train_set, group="digit")
         return
     config = SketchODEConfig(n_points=args.n_points, ode_dim=args.ode_dim, dynamics_hidden=args.dynamics_hidden,
+                             dynamics=args.dynamics, frequency=args.frequency, learn_frequency=args.learn_frequency,
+                             n_basis=args.n_basis,
                              kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
                              conditional=not args.unconditional, fitted_prior=not args.standard_prior,
                              prior_components=args.prior_components)
@@ -126,7 +134,9 @@ def main() -> None:
             ("steps", args.steps), ("solver", args.solver), ("n_points", args.n_points),
             ("kl_weight", args.kl_weight), ("kl_anneal_steps", args.kl_anneal_steps),
             ("lr", args.lr), ("val_every", args.val_every), ("ode_dim", args.ode_dim),
-            ("dynamics_hidden", args.dynamics_hidden))) + (
+            ("dynamics_hidden", args.dynamics_hidden), ("dynamics", args.dynamics),
+            ("frequency", args.frequency), ("n_basis", args.n_basis))) + (
+            " --learn-frequency" if args.learn_frequency else "") + (
             f" --init-from {args.init_from}" if args.init_from is not None else "")
     print(json.dumps(summary, indent=2))
     (args.out / "MODEL_CARD.md").write_text(model_card(config, tconf, summary))
@@ -140,6 +150,12 @@ def last_val_text(s: dict) -> str:
             f"KL {v['val_kl']}")
 
 
+def dynamics_text(config) -> str:
+    if config.dynamics == "periodic_mlp":
+        return f"w = {config.frequency}" + (" (learned)" if config.learn_frequency else "")
+    return f"{config.n_basis} basis functions of time"
+
+
 def solver_text(config) -> str:
     if config.solver == "rk4":
         return "rk4 with one step per training sample spacing"
@@ -151,7 +167,7 @@ def model_card(config, tconf, s: dict) -> str:
 
 A small SketchODE (Das et al., *SketchODE: Learning neural sketch representation in continuous
 time*, ICLR 2022) autoencoder with a VAE head: Neural CDE encoder over a natural cubic spline of
-[x, y, pen, t], second-order Neural ODE decoder (`{config.dynamics}` dynamics, w = {config.frequency},
+[x, y, pen, t], second-order Neural ODE decoder (`{config.dynamics}` dynamics, {dynamics_text(config)},
 {solver_text(config)}), latent {config.latent_dim}.
 Load with `sketchkit.models.load_model("sketchode")`.
 
