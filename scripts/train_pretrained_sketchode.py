@@ -61,7 +61,9 @@ def main() -> None:
     parser.add_argument("--n-points", type=int, default=64, help="resampling resolution of each curve")
     parser.add_argument("--ode-dim", type=int, default=32, help="decoder ODE state size (position part)")
     parser.add_argument("--dynamics-hidden", type=int, default=128, help="width of the decoder's dynamics MLP")
-    parser.add_argument("--dynamics", choices=("periodic_mlp", "fourier", "legendre"), default="periodic_mlp",
+    from sketchkit.models.ode_parts import DYNAMICS
+
+    parser.add_argument("--dynamics", choices=sorted(DYNAMICS), default="periodic_mlp",
                         help="decoder dynamics family")
     parser.add_argument("--frequency", type=float, default=3.0, help="periodic_mlp: the cos activations' w")
     parser.add_argument("--learn-frequency", action="store_true", help="periodic_mlp: learn w")
