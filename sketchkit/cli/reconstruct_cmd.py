@@ -31,11 +31,15 @@ def _sketches_of(path: Path, split: Optional[str], cloud: Optional[str]) -> Any:
     return read(path, **options)
 
 
-def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: Optional[str] = None) -> list[Any]:
-    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range."""
+def _check_indices(path: Path, indices: list[int]) -> None:
     for i in indices:
         if i < 0:
             raise InputError(f"{path}: index must be >= 0, got {i}")
+
+
+def _read_indexed(path: Path, indices: list[int], split: Optional[str], cloud: Optional[str] = None) -> list[Any]:
+    """The sketches at ``indices`` (0-based, any order) of ``path``; one-line errors when out of range."""
+    _check_indices(path, indices)
     wanted = set(indices)
     found: dict[int, Any] = {}
     for i, sketch in enumerate(_sketches_of(path, split, cloud)):
@@ -53,8 +57,7 @@ def _read_up_to(path: Path, index: int, count: int, split: Optional[str], cloud:
     """Sketches ``index .. index + count - 1`` of ``path``, fewer where it ends sooner (at least one)."""
     from itertools import islice
 
-    if index < 0:
-        raise InputError(f"{path}: index must be >= 0, got {index}")
+    _check_indices(path, [index])
     found = list(islice(_sketches_of(path, split, cloud), index, index + count))
     if not found:
         raise InputError(f"{path}: has no sketch at index {index} (it holds fewer sketches)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sketchkit.data._common import ReadContext
-from sketchkit.data.rasters import CLOUDS, DEFAULT_POINTS, image_to_point_cloud
+from sketchkit.data.rasters import DEFAULT_POINTS, check_cloud_options, image_to_point_cloud
 from sketchkit.data.registry import Format, register_format
 from sketchkit.errors import InputError
 from sketchkit.sketch import Sketch
@@ -46,10 +46,7 @@ def read_image_file(path: str | Path, ctx: ReadContext | None = None, *, n_point
     from sketchkit.vectorize.loading import load_image
 
     path = Path(path)
-    if cloud not in CLOUDS:
-        raise InputError(f"{path}: cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
-    if n_points < 0:
-        raise InputError(f"{path}: n_points must be >= 0, got {n_points}")
+    check_cloud_options(path, n_points, cloud)
     image, factor, (width, height) = load_image(path)
     try:
         points = image_to_point_cloud(image, 0, n_points=n_points, seed=seed, weighted=weighted,

@@ -262,6 +262,15 @@ def read_ink_masks(path: str | Path, split: str | None = None, *, threshold: flo
 CLOUDS = ("ink", "centreline")
 
 
+def check_cloud_options(path: Path, n_points: int, cloud: str) -> None:
+    """One-line :class:`InputError` naming ``path`` for a negative ``n_points`` or an unknown
+    ``cloud`` (before any image is read)."""
+    if n_points < 0:
+        raise InputError(f"{path}: n_points must be >= 0, got {n_points}")
+    if cloud not in CLOUDS:
+        raise InputError(f"{path}: cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
+
+
 def image_to_point_cloud(image: np.ndarray, index: int, *, n_points: int = DEFAULT_POINTS, seed: int = 0,
                          weighted: bool = True, threshold: float | None = None, cloud: str = "ink",
                          invert: bool | str = False) -> np.ndarray:
@@ -325,11 +334,8 @@ def read_raster_sketches(
     Yields:
         ``Sketch.from_point_cloud`` with ``meta`` ``source``, ``index``, ``image_shape``.
     """
-    if n_points < 0:
-        raise InputError(f"n_points must be >= 0, got {n_points}")
     path = Path(path)
-    if cloud not in CLOUDS:
-        raise InputError(f"{path}: cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
+    check_cloud_options(path, n_points, cloud)
     for i, (img, lab) in enumerate(read_images(path, split, labels=labels, max_array_bytes=max_array_bytes)):
         points = image_to_point_cloud(img, i, n_points=n_points, seed=seed, weighted=weighted,
                                       threshold=threshold, cloud=cloud)
