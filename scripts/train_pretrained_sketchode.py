@@ -68,6 +68,9 @@ def main() -> None:
     parser.add_argument("--frequency", type=float, default=3.0, help="periodic_mlp: the cos activations' w")
     parser.add_argument("--learn-frequency", action="store_true", help="periodic_mlp: learn w")
     parser.add_argument("--n-basis", type=int, default=8, help="fourier / legendre: basis functions of time")
+    parser.add_argument("--augment-level", type=float, default=0.2,
+                        help="continuous-time augmentation: Perlin noise amplitude (normalised units; 0 = off)")
+    parser.add_argument("--augment-prob", type=float, default=0.5, help="fraction of training curves augmented")
     parser.add_argument("--kl-weight", type=float, default=2e-3)
     parser.add_argument("--kl-anneal-steps", type=int, default=600)
     parser.add_argument("--warmup-steps", type=int, default=100)
@@ -97,7 +100,7 @@ def main() -> None:
         return
     config = SketchODEConfig(n_points=args.n_points, ode_dim=args.ode_dim, dynamics_hidden=args.dynamics_hidden,
                              dynamics=args.dynamics, frequency=args.frequency, learn_frequency=args.learn_frequency,
-                             n_basis=args.n_basis,
+                             n_basis=args.n_basis, augment_level=args.augment_level, augment_prob=args.augment_prob,
                              kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
                              conditional=not args.unconditional, fitted_prior=not args.standard_prior,
                              prior_components=args.prior_components)
