@@ -16,6 +16,9 @@ temperature — is scored on:
 * ``C2ST``: held-out accuracy of a fresh CNN telling the row from the test drawings (0.5 = the
   same distribution);
 * ``strokes``: mean strokes (curves) per sketch, with the histogram in the JSON;
+* ``doubled``: mean share of a sketch's line length lying within 4 % of its size of another of
+  its strokes (:func:`sketchkit.quality.doubled_share`): curves drawn over each other, which a
+  raster judge cannot see (real drawings overlap only where strokes meet or cross);
 * ``NN-train``: median distance in the judge's features from an item to its nearest training
   item; real held-out items set the reference, and a model far below it copies its training set.
 
@@ -60,7 +63,7 @@ import torch
 import sketchkit.data
 from sketchkit.data.splits import split_sketches
 from sketchkit.models.base import load_model
-from sketchkit.quality import (SketchJudge, centreline_images, class_entropy, classifier_two_sample_test,
+from sketchkit.quality import (SketchJudge, centreline_images, class_entropy, classifier_two_sample_test, doubled_share,
                                frechet_distance, nearest_distances, precision_recall, random_scribbles, rasterize_batch,
                                train_judge)
 from sketchkit.sketch import BezierSketch, Sketch
@@ -143,6 +146,8 @@ def score(name: str, items: list, intended: list[int] | None, judge: SketchJudge
     counts = [c for c in (_strokes(s) for s in items) if c is not None]
     row["strokes"] = float(np.mean(counts)) if counts else float("nan")
     row["stroke_hist"] = dict(sorted(Counter(counts).items()))
+    doubled = [d for d in (doubled_share(s) for s in items if not isinstance(s, np.ndarray)) if d is not None]
+    row["doubled"] = float(np.mean(doubled)) if doubled else float("nan")
     return row
 
 
@@ -197,7 +202,8 @@ def _jsonable(v):
 def _fmt_row(r: dict) -> str:
     acc = f"{r['acc']:.3f}" if "acc" in r else "  -  "
     return (f"| {r['row']} | {acc} | {r['conf']:.3f} | {r['H']:.2f} | {r['FD']:.1f} | {r['prec']:.3f} | "
-            f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} | {r.get('nn_train', float('nan')):.2f} |")
+            f"{r['rec']:.3f} | {r['C2ST']:.3f} | {r['strokes']:.2f} | {r.get('doubled', float('nan')):.3f} | "
+            f"{r.get('nn_train', float('nan')):.2f} |")
 
 
 def _label_checks(model, held: list, names: list[str], judge, args, refine: dict) -> dict:
@@ -358,8 +364,8 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2))
     strokes = "" if raster else f"; test drawings: {result['test_strokes_mean']:.2f} strokes on average"
     print(f"\njudge held-out accuracy ({ref_name}) {test_acc:.3f}{strokes}")
-    print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes | NN-train |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| row | acc | conf>=0.9 | H (bits) | FD | prec | rec | C2ST | strokes | doubled | NN-train |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(_fmt_row(r))
     print(f"\nwrote {args.out} ({time.time() - t_start:.0f} s)")

@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from sketchkit.quality import (centreline_images, class_entropy, classifier_two_sample_test,  # noqa: E402
-                               frechet_distance, precision_recall, random_scribbles, rasterize_batch, train_judge)
+                               doubled_share, frechet_distance, precision_recall, random_scribbles, rasterize_batch,
+                               train_judge)
 from sketchkit.quality.judge import SketchJudge  # noqa: E402
 from sketchkit.sketch import BezierSketch, Sketch  # noqa: E402
 
@@ -135,3 +136,20 @@ def test_nearest_distances_find_each_points_nearest_neighbour():
     np.testing.assert_allclose(nearest_distances(x, x), 0.0, atol=1e-6)  # every point is in the support
     with pytest.raises(ValueError, match="feature sizes"):
         nearest_distances(queries, np.zeros((3, 3)))
+
+
+def test_doubled_share_sees_strokes_drawn_twice_and_not_strokes_that_only_cross():
+    t = np.linspace(0, 1, 50)
+    line = np.stack([t, 0 * t], 1)
+    other = np.stack([0 * t + 0.5, t - 0.5], 1)  # crosses the line at its middle
+    far = np.stack([t, 0 * t + 1.0], 1)
+    assert doubled_share(Sketch([line, far])) == 0.0
+    assert doubled_share(Sketch([line, line + [0, 0.01]])) == 1.0  # the same stroke twice, 1 % apart
+    crossing = doubled_share(Sketch([line, other]), tolerance=0.04)
+    assert 0.04 < crossing < 0.12  # about 2 x tolerance of each stroke lies near the crossing
+    # curves chained into one stroke by meta["stroke_ids"] do not overlap each other at their joins
+    halves = [np.array([[0.0, 0.0], [0.25, 0.1], [0.5, 0.0]]), np.array([[0.5, 0.0], [0.75, -0.1], [1.0, 0.0]])]
+    assert doubled_share(BezierSketch(halves, meta={"stroke_ids": [0, 0]})) == 0.0
+    assert doubled_share(BezierSketch(halves, meta={"curve_stroke": [0, 0]})) == 0.0  # the vectoriser's key
+    assert 0 < doubled_share(BezierSketch(halves)) < 0.2
+    assert doubled_share(Sketch.from_point_cloud(line)) is None
