@@ -96,7 +96,9 @@ def main() -> None:
     ap.add_argument("--kl-weight", type=float, default=5e-4)
     ap.add_argument("--kl-anneal-steps", type=int, default=1000)
     ap.add_argument("--count-weight", type=float, default=1e-3, help="cost per expected curve (squared unit frame)")
-    ap.add_argument("--ot-weight", type=float, default=0.0, help="weight of the Sinkhorn OT term (0: Chamfer only)")
+    ap.add_argument("--ot-weight", type=float, default=0.0, help="weight of the mass term (0: Chamfer only)")
+    ap.add_argument("--ot-kind", choices=("sinkhorn", "energy"), default="sinkhorn",
+                    help="the mass term: Sinkhorn OT or energy distance (cheaper)")
     ap.add_argument("--unconditional", action="store_true")
     ap.add_argument("--class-dropout", type=float, default=0.0,
                     help="chance that a training cloud's class is hidden (the model then also reconstructs unlabelled clouds)")
@@ -136,7 +138,7 @@ def main() -> None:
         sketch_loss="cloud", sketch_points=256, sketch_width=128, latent_dim=args.latent_dim,
         decoder_hidden=args.hidden, max_strokes=args.max_strokes, sketch_max_degree=args.degree,
         sketch_curve_samples=24, sketch_mixtures=1, kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps,
-        count_weight=args.count_weight, ot_weight=args.ot_weight, conditional=not args.unconditional,
+        count_weight=args.count_weight, ot_weight=args.ot_weight, ot_kind=args.ot_kind, conditional=not args.unconditional,
         fitted_prior=not args.standard_prior, prior_components=args.prior_components, sketch_decoder=args.decoder, sketch_encoder=args.encoder, hard_presence=not args.soft_presence,
         class_dropout=args.class_dropout,
     )

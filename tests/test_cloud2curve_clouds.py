@@ -11,6 +11,7 @@ from model_contract import ModelContract
 
 from sketchkit.geometry.bezier_torch import bernstein_basis
 from sketchkit.models.cloud2curve import Cloud2CurveConfig, Cloud2CurveModel, presence_chamfer
+from sketchkit.models.cloud_nets import weighted_energy_distance
 from sketchkit.sketch import BezierSketch, Sketch
 
 TINY = dict(max_degree=3, stroke_points=24, stroke_width=32, curve_samples=16, sketch_points=48, sketch_width=16,
@@ -114,6 +115,60 @@ def test_presence_chamfer_gradients_are_finite_and_match_finite_differences():
     cover, fit = presence_chamfer(curves, pres, cloud)
     (cover + fit).sum().backward()
     assert torch.isfinite(curves.grad).all() and torch.isfinite(logits.grad).all()
+
+
+def test_energy_distance_is_zero_on_equal_masses_and_matches_its_definition():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 7, 2, generator=g, dtype=torch.float64)
+    w = torch.rand(2, 7, generator=g, dtype=torch.float64)
+    w = w / w.sum(1, keepdim=True)
+    y = torch.rand(2, 5, 2, generator=g, dtype=torch.float64)
+    v = np.full(5, 0.2)
+    for b in range(2):  # the definition, pair by pair
+        xn, yn, wn = x[b].numpy(), y[b].numpy(), w[b].numpy()
+        d = lambda a, c: np.linalg.norm(a[:, None] - c[None], axis=-1)  # noqa: E731
+        want = 2 * wn @ d(xn, yn) @ v - wn @ d(xn, xn) @ wn - v @ d(yn, yn) @ v
+        assert float(weighted_energy_distance(x, w, y)[b]) == pytest.approx(want, rel=1e-9)
+    torch.testing.assert_close(weighted_energy_distance(y, torch.full((2, 5), 0.2, dtype=torch.float64), y),
+                               torch.zeros(2, dtype=torch.float64))
+    # coincident points (zero distances) keep finite gradients
+    z = torch.zeros(1, 3, 2, requires_grad=True)
+    weighted_energy_distance(z, torch.full((1, 3), 1 / 3), torch.zeros(1, 2, 2)).sum().backward()
+    assert torch.isfinite(z.grad).all()
+
+
+def test_energy_distance_charges_a_doubled_stroke_that_chamfer_cannot_see():
+    # ink: two separate strokes; drawn: either one curve on each, or two curves on the left one
+    # and one on the right. Nearest distances are the same both ways, so Chamfer cannot tell them
+    # apart; the energy distance sees the left stroke drawn with twice its share of the mass.
+    u = torch.linspace(0, 1, 20, dtype=torch.float64)
+    left = torch.stack([-0.5 + 0 * u, u], 1)
+    right = torch.stack([0.5 + 0 * u, u], 1)
+    cloud = torch.cat([left, right])[None]
+    once = torch.stack([left, right])[None]  # (1, 2, 20, 2)
+    doubled = torch.stack([left, left, right])[None]
+    for curves in (once, doubled):
+        cover, fit = presence_chamfer(curves, torch.ones(curves.shape[:2], dtype=torch.float64), cloud)
+        assert float(cover + fit) < 1e-12
+    energy = []
+    for c in (once, doubled):
+        n = c.shape[1] * 20
+        energy.append(float(weighted_energy_distance(c.reshape(1, n, 2), torch.full((1, n), 1 / n, dtype=torch.float64),
+                                                     cloud)))
+    assert energy[0] < 1e-12 < 0.02 < energy[1]  # 0.041: the left stroke holds 2/3 of the mass, not 1/2
+
+
+def test_cloud_losses_add_the_chosen_mass_term_and_reject_unknown_ones():
+    cfg = Cloud2CurveConfig(**{**TINY, "sketch_decoder": "slots", "ot_weight": 1.0, "ot_kind": "energy"})
+    model = Cloud2CurveModel(cfg).train()
+    b = model.collate(_clouds(), stage="sketch", generator=torch.Generator().manual_seed(0))
+    out = model.loss(b, stage="sketch")
+    assert float(out["ot"]) > 0
+    out["loss"].backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    with pytest.raises(ValueError, match="ot_kind"):
+        Cloud2CurveModel(Cloud2CurveConfig(**{**TINY, "ot_kind": "wasserstein"}))
 
 
 def fit_curves_to_arc(seed: int, n_curves: int, degree: int = 3, steps: int = 400) -> tuple[float, int]:

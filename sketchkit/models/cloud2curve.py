@@ -99,7 +99,8 @@ from torch import nn
 
 from sketchkit.geometry.bezier_torch import bernstein_basis
 from sketchkit.models import conditioning
-from sketchkit.models.cloud_nets import GridEncoder, PointNet, _chamfer, _spread_anchors, presence_chamfer
+from sketchkit.models.cloud_nets import (GridEncoder, PointNet, _chamfer, _spread_anchors, presence_chamfer,
+                                         weighted_energy_distance)
 from sketchkit.models.cloud_strokes import (_sub_arc, cloud_to_strokes, degree_slices, normalize_cloud,
                                            sample_polyline, stroke_tokens)
 from sketchkit.models.latent_prior import FittedPriorMixin
@@ -151,7 +152,8 @@ class Cloud2CurveConfig(ModelConfig):
     token_tolerance: float = 0.08  # a stroke is split into curve tokens until each fits within this (unit frame)
     kl_free: float = 0.0  # free nats: the KL term is max(KL, kl_free) per sketch
     kl_anneal_steps: int = 0  # KL weight ramps linearly from 0 over this many sketch-stage steps
-    ot_weight: float = 0.0  # weight of the auxiliary Sinkhorn OT between the decoded curves and the cloud
+    ot_weight: float = 0.0  # weight of the auxiliary mass term (ot_kind) between the decoded curves and the cloud
+    ot_kind: str = "sinkhorn"  # that term: "sinkhorn" (debiased OT, blur sinkhorn_blur) or "energy" (cheaper)
     sketch_loss: str = "tokens"  # "tokens": NLL of curve tokens fitted to the data's strokes; "cloud": clouds alone
     count_weight: float = 0.0  # sketch_loss "cloud": weight of the expected number of curves
     sketch_decoder: str = "gru"  # "gru": curves one after another; "slots" (sketch_loss "cloud"): all at once, one per slot
@@ -201,6 +203,8 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         super().__init__(config)
         if config.loss_type not in ("chamfer", "sinkhorn"):
             raise ValueError(f"loss_type: expected 'chamfer' or 'sinkhorn', got {config.loss_type!r}")
+        if config.ot_kind not in ("sinkhorn", "energy"):
+            raise ValueError(f"ot_kind: expected 'sinkhorn' or 'energy', got {config.ot_kind!r}")
         if config.max_degree < 1 or config.sketch_max_degree < 1:
             raise ValueError("max_degree and sketch_max_degree must be >= 1")
         D = config.max_degree
@@ -410,13 +414,16 @@ class Cloud2CurveModel(conditioning.ClassConditional, FittedPriorMixin, SketchMo
         return bernstein_basis(d, t) @ tokens.reshape(*tokens.shape[:-1], d + 1, 2)
 
     def _presence_ot(self, pts: torch.Tensor, presence: torch.Tensor, clouds: torch.Tensor) -> torch.Tensor:
-        """Sinkhorn OT ``(B,)`` between curve points ``(B, K, S, 2)`` (mass: presence ``(B, K)`` times
-        local arc length) and the uniform cloud ``(B, N, 2)``."""
+        """Mass distance ``(B,)`` (``ot_kind``: Sinkhorn OT or energy distance) between curve points
+        ``(B, K, S, 2)`` (mass: presence ``(B, K)`` times local arc length) and the uniform cloud
+        ``(B, N, 2)``. Unlike Chamfer it sees where ink is drawn twice or drawn where there is none."""
         B = pts.shape[0]
         seg = (pts[:, :, 1:] - pts[:, :, :-1]).norm(dim=-1)
         local = torch.cat([seg[..., :1], seg[..., 1:] + seg[..., :-1], seg[..., -1:]], dim=-1) / 2 + 1e-3
         w = (local * presence.unsqueeze(-1)).reshape(B, -1)
         w = w / w.sum(1, keepdim=True)
+        if self.config.ot_kind == "energy":
+            return weighted_energy_distance(pts.reshape(B, -1, 2), w, clouds)
         return self._sinkhorn(pts.reshape(B, -1, 2), clouds, w)
 
     def _kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
