@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -181,12 +183,14 @@ def main() -> None:
         model.save_pretrained(args.out)
         n_params = sum(p.numel() for p in model.parameters())
         source, licence = data_source(args.data)
+        mass = f", {config.ot_kind} mass term x {config.ot_weight}" if config.ot_weight > 0 else ""
+        command = " ".join(shlex.quote(a) for a in sys.argv[1:])
         card = f"""# Cloud2Curve from point clouds alone: {source}
 
 Generator trained only on point clouds of {source} images ({args.cloud} clouds; no strokes, no
 tracing): Chamfer between each cloud and points on up to {config.max_strokes} decoded degree-{config.sketch_max_degree}
 Bézier curves ({config.sketch_encoder} encoder, {config.sketch_decoder} decoder, {"0/1" if config.hard_presence else "soft"} presences),
-expected-curve-count penalty {config.count_weight}, KL weight {config.kl_weight}, class dropout {config.class_dropout}.
+expected-curve-count penalty {config.count_weight}{mass}, KL weight {config.kl_weight}, class dropout {config.class_dropout}.
 Classes: {', '.join(model.labels) or 'none (unconditional)'}. {n_params} parameters.
 
 ## Data and licence
@@ -194,7 +198,7 @@ Classes: {', '.join(model.labels) or 'none (unconditional)'}. {n_params} paramet
 **{licence}**; these weights follow that licence.
 
 ## Training
-`python scripts/train_pretrained_cloud2curve_clouds.py --data {args.data} --steps {args.steps} --batch {args.batch} --lr {args.lr}`
+`python scripts/train_pretrained_cloud2curve_clouds.py {command}`
 ({minutes:.1f} min in the last session, {args.threads} CPU thread(s)).
 
 ## Held-out test split ({len(test)} images)
