@@ -54,8 +54,8 @@ def doubled_share(sketch: Sketch | BezierSketch, tolerance: float = 0.04) -> flo
     dense = [resample(s / size, spacing=tolerance / 4) for s in strokes]
     owner = np.concatenate([np.full(len(d), i) for i, d in enumerate(dense)])
     pts = np.concatenate(dense)
-    tree = cKDTree(pts)
+    pairs = cKDTree(pts).query_pairs(tolerance, output_type="ndarray")  # (k, 2), i < j
+    pairs = pairs[owner[pairs[:, 0]] != owner[pairs[:, 1]]]
     near = np.zeros(len(pts), dtype=bool)
-    for i, neighbours in enumerate(tree.query_ball_point(pts, tolerance)):
-        near[i] = bool(np.any(owner[neighbours] != owner[i]))
+    near[pairs.ravel()] = True
     return float(near.mean())
