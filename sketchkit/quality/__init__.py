@@ -21,4 +21,5 @@ from sketchkit.quality.metrics import (class_entropy, classifier_two_sample_test
 from sketchkit.quality.scribbles import random_scribbles
 
 __all__ = ["rasterize_batch", "centreline_images", "JudgeConfig", "SketchJudge", "train_judge", "frechet_distance",
-           "precision_recall", "classifier_two_sample_test", "class_entropy", "nearest_distances", "random_scribbles", "doubled_share"]
+           "precision_recall", "classifier_two_sample_test", "class_entropy", "nearest_distances", "random_scribbles",
+           "doubled_share"]
