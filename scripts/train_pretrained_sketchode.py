@@ -5,7 +5,7 @@ Data: the MNIST pen-stroke sequences (E. D. de Jong, CC BY-SA 3.0) in
 :func:`sketchkit.data.splits.split_sketches` (hash of each digit's key: ~80 % train, 10 % valid
 for the validation curve and the reported Chamfer, 10 % test, which the digit judge of
 ``scripts/bench_quality.py`` scores against). The model is class-conditional and, after training,
-fits one Gaussian per digit to the training codes to sample from. Training goes through the
+fits a Gaussian mixture per digit (``--prior-components``) to the training codes to sample from. Training goes through the
 shared engine :func:`sketchkit.train.train`; the *last* checkpoint is shipped (the held-out
 digits are not used to pick it), and MODEL_CARD.md is written from the measured numbers.
 
@@ -15,6 +15,7 @@ Usage::
         [--kl-weight 2e-3] [--kl-anneal-steps 600] [--val-every 500] [--run-dir runs/sketchode_pretrained]
         [--init-from DIR] [--prior-components 16] [--out DIR]
         [--dynamics periodic_mlp|fourier|legendre] [--n-basis 8] [--frequency 3.0] [--learn-frequency]
+        [--augment-level 0.2] [--augment-prob 0.5]
     python scripts/train_pretrained_sketchode.py ... --run-dir RUN --resume      # the same command, after a stop
     python scripts/train_pretrained_sketchode.py --refit-prior-from DIR --prior-components 16 --out DIR2
 
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -134,15 +137,7 @@ def main() -> None:
         "params": sum(p.numel() for p in shipped.parameters()),
         "weights_bytes": (args.out / "model.safetensors").stat().st_size,
     }
-    summary["command"] = "python scripts/train_pretrained_sketchode.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in (
-            ("steps", args.steps), ("solver", args.solver), ("n_points", args.n_points),
-            ("kl_weight", args.kl_weight), ("kl_anneal_steps", args.kl_anneal_steps),
-            ("lr", args.lr), ("val_every", args.val_every), ("ode_dim", args.ode_dim),
-            ("dynamics_hidden", args.dynamics_hidden), ("dynamics", args.dynamics),
-            ("frequency", args.frequency), ("n_basis", args.n_basis))) + (
-            " --learn-frequency" if args.learn_frequency else "") + (
-            f" --init-from {args.init_from}" if args.init_from is not None else "")
+    summary["command"] = "python scripts/train_pretrained_sketchode.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(json.dumps(summary, indent=2))
     (args.out / "MODEL_CARD.md").write_text(model_card(config, tconf, summary))
 
