@@ -15,13 +15,15 @@ Usage::
         [--kl-weight 2e-3] [--kl-anneal-steps 600] [--val-every 500] [--run-dir runs/sketchode_pretrained]
         [--init-from DIR] [--prior-components 16] [--out DIR]
         [--dynamics periodic_mlp|fourier|legendre] [--n-basis 8] [--frequency 3.0] [--learn-frequency]
-        [--augment-level 0.2] [--augment-prob 0.5]
+        [--augment-level 0.2] [--augment-prob 0.5] [--chamfer-weight 1.0]
     python scripts/train_pretrained_sketchode.py ... --run-dir RUN --resume      # the same command, after a stop
     python scripts/train_pretrained_sketchode.py --refit-prior-from DIR --prior-components 16 --out DIR2
 
 The shipped weights: ``--steps 8000 --kl-weight 1e-4 --run-dir RUN1``, then ``--steps 12000
 --kl-weight 1e-4 --lr 1e-3 --init-from RUN1/last --run-dir RUN2 --out ODE6`` (a warm restart),
-then ``--refit-prior-from ODE6 --prior-components 16`` (see the model card for times and numbers).
+then ``--refit-prior-from ODE6 --prior-components 16 --out ODE7``, then ``--steps 6000 --kl-weight 1e-4
+--lr 5e-4 --chamfer-weight 1.0 --init-from ODE7 --run-dir RUN3`` (a warm restart with the time-free
+shape term; see the model card for times and numbers).
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def main() -> None:
                         help="continuous-time augmentation: Perlin noise amplitude (normalised units; 0 = off)")
     parser.add_argument("--augment-prob", type=float, default=0.5, help="fraction of training curves augmented")
     parser.add_argument("--kl-weight", type=float, default=2e-3)
+    parser.add_argument("--chamfer-weight", type=float, default=0.0,
+                        help="weight of the time-free shape term (symmetric Chamfer of the decoded points)")
     parser.add_argument("--kl-anneal-steps", type=int, default=600)
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--min-lr-ratio", type=float, default=0.05, help="cosine schedule: final lr / peak lr")
@@ -105,6 +109,7 @@ def main() -> None:
                              dynamics=args.dynamics, frequency=args.frequency, learn_frequency=args.learn_frequency,
                              n_basis=args.n_basis, augment_level=args.augment_level, augment_prob=args.augment_prob,
                              kl_weight=args.kl_weight, kl_anneal_steps=args.kl_anneal_steps, solver=args.solver,
+                             chamfer_weight=args.chamfer_weight,
                              conditional=not args.unconditional, fitted_prior=not args.standard_prior,
                              prior_components=args.prior_components)
     config = SketchODEModel.config_for_data(config, train_set)  # digit labels -> a class-conditional model

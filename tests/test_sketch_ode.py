@@ -19,6 +19,7 @@ from sketchkit.models.ode_parts import (
     augment_sequence,
     make_dynamics,
     perlin_noise,
+    point_chamfer,
     register_dynamics,
     sequence_to_sketch,
     sketch_to_sequence,
@@ -310,6 +311,36 @@ def test_pen_loss_is_finite_for_saturated_logits():
         model.readout.bias[2] = 1e4  # pen probability exactly 1.0 in float32
     out = model.loss(model.collate(simple_sketches()), step=0)
     assert torch.isfinite(out["loss"]) and float(out["pen_nll"]) > 100
+
+
+def test_point_chamfer_matches_its_definition_and_ignores_order():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(3, 7, 2, generator=g), torch.rand(3, 5, 2, generator=g)
+    d = torch.cdist(a, b)
+    want = 0.5 * (d.min(2).values.mean() + d.min(1).values.mean())
+    torch.testing.assert_close(point_chamfer(a, b), want, atol=1e-4, rtol=0)
+    # the same points in another order: 0 (up to eps), where a loss at equal times is not
+    flipped = a.flip(1)
+    assert float(point_chamfer(a, flipped)) < 1e-3 < float((a - flipped).abs().mean())
+    # finite gradients at coincident points
+    x = a.clone().requires_grad_(True)
+    point_chamfer(x, a).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_chamfer_weight_adds_the_shape_term_to_the_loss():
+    torch.manual_seed(0)
+    plain = SketchODEModel(SketchODEConfig(**TINY, augment=False))
+    shaped = SketchODEModel(SketchODEConfig(**TINY, augment=False, chamfer_weight=2.0))
+    shaped.load_state_dict(plain.state_dict())
+    batch = plain.collate(simple_sketches())
+    a, b = plain.loss(batch, step=10**6), shaped.loss(batch, step=10**6)
+    assert "chamfer" not in a and float(b["chamfer"]) > 0
+    torch.testing.assert_close(b["loss"], a["loss"] + 2.0 * b["chamfer"])
+    b["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in shaped.parameters() if p.grad is not None)
+    with pytest.raises(ValueError, match="chamfer_weight"):
+        SketchODEConfig(**TINY, chamfer_weight=-1.0)
 
 
 def overfit_digits(path, seed: int, steps: int = 60) -> tuple[float, float]:

@@ -44,6 +44,7 @@ from sketchkit.models.ode_parts import (
     SecondOrderField,
     augment_sequence,
     chamfer_distance,
+    point_chamfer,
     make_dynamics,
     sequence_to_sketch,
     sketch_to_sequence,
@@ -93,6 +94,7 @@ class SketchODEConfig(ModelConfig):
     # -- loss -----------------------------------------------------------------------------------
     smooth_l1_beta: float = 0.05  # smooth-L1 transition point, normalised units
     pen_weight: float = 1.0  # weight of the pen Bernoulli NLL
+    chamfer_weight: float = 0.0  # weight of a time-free shape term: symmetric Chamfer of the decoded points
     pen_threshold: float = 0.5  # pen probability at/above which a decoded point is pen-up
     # -- conditioning ---------------------------------------------------------------------------
     conditional: bool = True  # condition encoder and decoder on sketch labels when the training data has >= 2
@@ -108,6 +110,8 @@ class SketchODEConfig(ModelConfig):
             raise ValueError(f"dynamics: expected one of {sorted(DYNAMICS)}, got {self.dynamics!r}")
         if self.time_scale <= 0:
             raise ValueError(f"time_scale: expected > 0, got {self.time_scale}")
+        if not self.chamfer_weight >= 0:
+            raise ValueError(f"chamfer_weight: expected >= 0, got {self.chamfer_weight}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels: expected distinct class names, got {list(self.labels)}")
 
@@ -272,7 +276,12 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
         pen_nll = F.binary_cross_entropy_with_logits(out[..., 2], points[..., 2])
         kl_w = c.kl_weight * min(1.0, step / max(c.kl_anneal_steps, 1)) if c.vae else 0.0
         total = recon + c.pen_weight * pen_nll + kl_w * kl
-        return {"loss": total, "recon": recon.detach(), "pen_nll": pen_nll.detach(), "kl": kl.detach()}
+        terms = {"recon": recon.detach(), "pen_nll": pen_nll.detach(), "kl": kl.detach()}
+        if c.chamfer_weight > 0:
+            shape = point_chamfer(out[..., :2], points[..., :2])
+            total = total + c.chamfer_weight * shape
+            terms["chamfer"] = shape.detach()
+        return {"loss": total, **terms}
 
     # -- public API -----------------------------------------------------------------------------
     def _times(self, n_points: int | None) -> torch.Tensor:
@@ -353,7 +362,8 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
     def refine_latents(self, z: torch.Tensor, points: torch.Tensor, times: torch.Tensor,
                        classes: torch.Tensor | None = None, *, steps: int = 30, lr: float = 0.05) -> torch.Tensor:
         """Move encoder codes towards the codes that decode best: ``steps`` Adam steps on ``z`` alone
-        against the training reconstruction loss (smooth-L1 on x, y + ``pen_weight`` x pen NLL).
+        against the training reconstruction loss (smooth-L1 on x, y + ``pen_weight`` x pen NLL, plus
+        ``chamfer_weight`` x the Chamfer shape term where the model was trained with it).
 
         The encoder's code is an amortised guess; a few gradient steps per sketch close part of
         that gap. The weights are not touched (gradients are taken with respect to ``z`` only).
@@ -379,6 +389,8 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
                 out = self.decode_tensor(code, times, classes=classes)
                 loss = (F.smooth_l1_loss(out[..., :2], points[..., :2], beta=c.smooth_l1_beta)
                         + c.pen_weight * F.binary_cross_entropy_with_logits(out[..., 2], points[..., 2]))
+                if c.chamfer_weight > 0:
+                    loss = loss + c.chamfer_weight * point_chamfer(out[..., :2], points[..., :2])
                 (code.grad,) = torch.autograd.grad(loss, code)
                 opt.step()
         return code.detach()
