@@ -13,6 +13,16 @@ Usage::
     python scripts/train_pretrained_bezier_quickdraw.py --run-dir RUN --resume      # after a stop
     python scripts/train_pretrained_bezier_quickdraw.py --run-dir RUN --export-only --out DIR
     python scripts/train_pretrained_bezier_quickdraw.py --fit-critic DIR --out DIR2          # + sample critic
+    python scripts/train_pretrained_bezier_quickdraw.py --embedder-from sketchkit/pretrained/bezier \
+        --run-dir RUN --pretrain-data ../shared/data/quickdraw/excerpts --pretrain-steps 8000 ...
+                                                          # pretrain on other categories first
+
+``--pretrain-data`` first trains the generator on Quick, Draw! drawings of *other* categories
+(raw ndjson, e.g. the 329 excerpt categories; drawings of SPG's 19 categories and SPG's own
+``key_id`` s are left out, so the judge's held-out drawings stay unseen), simplified as Quick,
+Draw! simplifies its data (longer side scaled to 255, Ramer-Douglas-Peucker at 2 units), in the
+run folder ``RUN-pretrain``; the SPG model then starts from those weights (all but the class
+embedding, whose classes differ).
 
 Training goes through :func:`sketchkit.train.train`; ``--out`` receives the final checkpoint.
 The model card is written by hand from this script's output and ``scripts/bench_quality.py``.
@@ -21,6 +31,7 @@ The model card is written by hand from this script's output and ``scripts/bench_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -28,6 +39,7 @@ import torch
 
 import sketchkit.data
 from sketchkit.data.splits import split_sketches
+from sketchkit.sketch import Sketch
 from sketchkit.models.base import load_model
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
 from sketchkit.train import TrainConfig, train
@@ -39,6 +51,35 @@ DATA = REPO.parent / "shared" / "data" / "quickdraw" / "spg"
 def load_splits(data: Path = DATA) -> dict[str, list]:
     """The SPG drawings split into train / valid / test (the split every script here uses)."""
     return split_sketches(sketchkit.data.read_all(data))
+
+
+def pretraining_sketches(dirs: list[Path], spg: list) -> list:
+    """Drawings of ``dirs`` outside SPG's categories and ``key_id`` s, in SPG's simplified form."""
+    from sketchkit.convert import normalize, simplify
+
+    names = {str(s.label) for s in spg}
+    keys = {s.meta.get("key_id") for s in spg}
+    out = []
+    for folder in dirs:
+        for sk in sketchkit.data.read_all(folder):
+            if sk.label is None or sk.num_strokes == 0 or sk.meta.get("key_id") in keys:
+                continue
+            label = str(sk.label).replace(" ", "_")
+            if label in names:
+                continue
+            fitted, _ = normalize(sk, mode="fit")  # longer side 1, min corner at the origin
+            small = simplify(fitted.transformed(scale=255.0), 2.0)
+            out.append(Sketch(small.strokes, times=small.times, label=label, meta=small.meta))
+    return out
+
+
+def init_from_partial(model: BezierSketchModel, donor_dir: Path) -> list[str]:
+    """Copy every weight of ``donor_dir``'s model whose name and shape match; return the names skipped."""
+    donor = load_model(donor_dir).state_dict()
+    own = model.state_dict()
+    keep = {k: v for k, v in donor.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(keep, strict=False)
+    return sorted(k for k in own if k not in keep)
 
 
 def main() -> None:
@@ -71,6 +112,9 @@ def main() -> None:
     ap.add_argument("--random-rotate", type=float, default=0.0, help="augmentation: rotate by up to this many degrees")
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start the generator from this checkpoint's weights (same model settings)")
+    ap.add_argument("--pretrain-data", type=Path, nargs="+", default=None,
+                    help="first train the generator on these Quick, Draw! folders (other categories only)")
+    ap.add_argument("--pretrain-steps", type=int, default=8000)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
@@ -139,12 +183,38 @@ def main() -> None:
         donor = load_model(args.init_from)
         model.load_state_dict(donor.state_dict())
         stages = ["generator"]
-    tcfg = TrainConfig(
-        stage_steps={"embedder": args.embedder_steps, "generator": args.generator_steps},
-        batch_size=args.batch_size, lr=args.lr, schedule="cosine", min_lr_ratio=0.05, warmup_steps=200,
-        grad_clip=1.0, val_every=1000, val_batches=8, checkpoint_every=500, log_every=100,
-        num_samples=16, sample_temperature=0.4, seed=0, device="cpu",
-    )
+
+    def train_config(generator_steps: int) -> TrainConfig:
+        return TrainConfig(
+            stage_steps={"embedder": args.embedder_steps, "generator": generator_steps},
+            batch_size=args.batch_size, lr=args.lr, schedule="cosine", min_lr_ratio=0.05, warmup_steps=200,
+            grad_clip=1.0, val_every=1000, val_batches=8, checkpoint_every=500, log_every=100,
+            num_samples=16, sample_temperature=0.4, seed=0, device="cpu",
+        )
+
+    if args.pretrain_data is not None:
+        if stages != ["generator"]:
+            raise SystemExit("--pretrain-data needs --embedder-from (the tokens come from a trained embedder)")
+        other = split_sketches(pretraining_sketches(args.pretrain_data, splits["train"] + val_sk + splits["test"]))
+        pre_config = dataclasses.replace(config, labels=tuple(sorted({str(s.label) for s in other["train"]})))
+        pre_model = BezierSketchModel(pre_config)
+        own = dict(pre_model.named_parameters())
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name in own and own[name].shape == p.shape:
+                    own[name].copy_(p)  # the embedder (and anything else of matching shape)
+        pre_dir = args.run_dir.with_name(args.run_dir.name + "-pretrain")
+        print(f"pretraining on {len(other['train'])} drawings of {len(pre_config.labels)} other categories in {pre_dir}")
+        t0 = time.time()
+        train(pre_model, other["train"], val_sketches=other["valid"], config=train_config(args.pretrain_steps),
+              run_dir=pre_dir, resume=args.resume and (pre_dir / "last").exists(), stages=["generator"],
+              data_info={"path": [str(d) for d in args.pretrain_data], "train": len(other["train"]),
+                         "valid": len(other["valid"]), "excluded": "SPG categories and key_ids"})
+        print(f"pretrained in {time.time() - t0:.0f} s")
+        if not (args.resume and (args.run_dir / "last").exists()):
+            skipped = init_from_partial(model, pre_dir / "last")
+            print(f"started from the pretrained generator; not copied: {skipped}")
+    tcfg = train_config(args.generator_steps)
     info = {"path": str(args.data), "train": len(train_sk), "valid": len(val_sk),
             "split": "sketchkit.data.splits.split_sketches (defaults)",
             "embedder_from": None if args.embedder_from is None else str(args.embedder_from)}

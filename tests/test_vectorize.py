@@ -133,10 +133,21 @@ def test_large_image_is_downscaled_and_mapped_back(drawing):
 def test_model_free_and_unrefined_runs_also_recover_the_strokes(drawing):
     ls = vectorize(drawing, model=False)
     assert len(_strokes(ls)) == 3
-    raw = vectorize(drawing, refine=0)  # the model's curves as predicted (or chord-length LS)
+    raw = vectorize(drawing, refine=0, model="cloud2curve")  # the model's curves as predicted, or the chord-length LS
     assert len(_strokes(raw)) == 3
     truth = _dense_true([LINE_A, LINE_B, ARC])
     assert _directed(truth, _dense(raw.curves)) < 1.5
+
+
+def test_least_squares_is_the_default_and_the_stroke_model_is_opt_in(drawing):
+    from sketchkit.vectorize.stroke_model import NumpyStrokeModel, _resolve_model
+
+    assert _resolve_model(None) is None and _resolve_model(False) is None
+    assert isinstance(_resolve_model("cloud2curve"), NumpyStrokeModel)
+    with pytest.raises(InputError, match="no-such-model: no cloud2curve model directory"):
+        _resolve_model("no-such-model")
+    assert vectorize(drawing).meta["curves_started_from_model"] == 0
+    assert vectorize(drawing, model="cloud2curve").num_curves > 0
 
 
 def test_blank_image_gives_empty_svg_and_a_warning(tmp_path, capsys):

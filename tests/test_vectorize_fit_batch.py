@@ -118,7 +118,7 @@ def _same_curves(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> None:
 
 @pytest.mark.parametrize("use_model", [True, False])
 def test_batched_pieces_equal_the_reference_on_the_cat(monkeypatch, use_model):
-    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, model=None if use_model else False)
+    pieces, opts, model = _capture(EXAMPLES / "cat.png", monkeypatch, model="cloud2curve" if use_model else False)
     ref_stats, new_stats = {}, {}
     ref = _fit_pieces(pieces, opts, model, ref_stats)
     new = _fit_pieces_batched(pieces, opts, model, new_stats)
@@ -201,9 +201,8 @@ def test_returned_distances_are_those_of_the_returned_curves(monkeypatch):
 
 
 def test_model_starts_match_the_models_own_curves(monkeypatch):
-    pieces, _, model = _capture(EXAMPLES / "cat.png", monkeypatch)
-    if model is None:
-        pytest.skip("no shipped stroke model")
+    pieces, _, model = _capture(EXAMPLES / "cat.png", monkeypatch, model="cloud2curve")
+    assert model is not None
     starts, has = _model_starts(model, pieces, 4)
     for p, pred in enumerate(model.curves_for(pieces)):
         for d in range(1, 4):
@@ -253,9 +252,8 @@ def test_small_closed_form_solves_match_lapack():
 
 def test_ragged_model_prediction_equals_the_padded_clouds(monkeypatch):
     # a cloud sampled at 64 indices from a short piece repeats points; max-pooling ignores repeats
-    _, _, model = _capture(EXAMPLES / "cat.png", monkeypatch)
-    if model is None:
-        pytest.skip("no shipped stroke model")
+    _, _, model = _capture(EXAMPLES / "cat.png", monkeypatch, model="cloud2curve")
+    assert model is not None
     rng = np.random.default_rng(1)
     runs = [rng.uniform(-1, 1, size=(n, 2)) for n in (3, 17, 64, 80)]
     padded = np.stack([r[np.round(np.linspace(0, len(r) - 1, 64)).astype(int)] for r in runs])

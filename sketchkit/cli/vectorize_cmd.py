@@ -182,7 +182,7 @@ def vectorize(
     refine: int = typer.Option(4, "--refine", help="Least-squares refinement steps per curve (0: the better of the model proposal and the chord-length fit, unrefined)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Ink threshold in [0, 1) (default: half the contrast between paper and full ink)."),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed RMS curve deviation in px (largest: 6x that; default max(0.25, 0.08 * width))."),
-    model: Optional[str] = typer.Option(None, "--model", help="Cloud2Curve model directory or name (default: the shipped one); 'none' for least squares only."),
+    model: Optional[str] = typer.Option(None, "--model", help="Cloud2Curve stroke model that also proposes curves: 'cloud2curve' (the shipped one) or a model directory (default: none, least squares alone)."),
     max_pixels: int = typer.Option(64_000_000, "--max-pixels", help="Refuse images with more pixels than this."),
     max_ink_fraction: float = typer.Option(0.45, "--max-ink-fraction", help="Line-drawing check: refuse images with more ink than this fraction of the pixels."),
     max_junction_density: float = typer.Option(0.3, "--max-junction-density", help="Line-drawing check: refuse when more than this fraction of the centreline pixels are junctions (texture, noise)."),

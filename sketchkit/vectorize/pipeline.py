@@ -75,8 +75,9 @@ def vectorize(
         refine: least-squares refinement steps per curve, 0..100 (``0``: the better of the
             model's proposal and the chord-length fit, unrefined).
         stroke_width: ``"auto"`` (distance transform) or the line width in input px (finite, > 0).
-        model: ``None``: the shipped Cloud2Curve stroke model (least squares alone if not shipped);
-            a model directory or name; a ``Cloud2CurveModel``; ``False``: no model.
+        model: ``None`` or ``False``: least squares alone (the default); ``"cloud2curve"``: the
+            shipped Cloud2Curve stroke model proposes each piece's curves as well; a model
+            directory; a ``Cloud2CurveModel``.
         tolerance: allowed RMS distance (input px, finite, > 0) between the traced points and a
             curve (the largest distance may be 6 times that); default ``max(0.25, min(0.6, 0.08 * width))``
             for lines up to 6 px wide, 0.35 for thicker ones (``THICK_RMS_TOLERANCE``).
