@@ -39,9 +39,9 @@ import torch
 
 import sketchkit.data
 from sketchkit.data.splits import split_sketches
-from sketchkit.sketch import Sketch
 from sketchkit.models.base import load_model
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
+from sketchkit.sketch import Sketch
 from sketchkit.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,11 +73,10 @@ def pretraining_sketches(dirs: list[Path], spg: list) -> list:
     return out
 
 
-def init_from_partial(model: BezierSketchModel, donor_dir: Path) -> list[str]:
-    """Copy every weight of ``donor_dir``'s model whose name and shape match; return the names skipped."""
-    donor = load_model(donor_dir).state_dict()
+def copy_matching(model: BezierSketchModel, state: dict) -> list[str]:
+    """Copy every tensor of ``state`` whose name and shape match into ``model``; return the names not copied."""
     own = model.state_dict()
-    keep = {k: v for k, v in donor.items() if k in own and own[k].shape == v.shape}
+    keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(keep, strict=False)
     return sorted(k for k in own if k not in keep)
 
@@ -198,11 +197,7 @@ def main() -> None:
         other = split_sketches(pretraining_sketches(args.pretrain_data, splits["train"] + val_sk + splits["test"]))
         pre_config = dataclasses.replace(config, labels=tuple(sorted({str(s.label) for s in other["train"]})))
         pre_model = BezierSketchModel(pre_config)
-        own = dict(pre_model.named_parameters())
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if name in own and own[name].shape == p.shape:
-                    own[name].copy_(p)  # the embedder (and anything else of matching shape)
+        copy_matching(pre_model, model.state_dict())  # the embedder (all but the class embedding)
         pre_dir = args.run_dir.with_name(args.run_dir.name + "-pretrain")
         print(f"pretraining on {len(other['train'])} drawings of {len(pre_config.labels)} other categories in {pre_dir}")
         t0 = time.time()
@@ -212,7 +207,7 @@ def main() -> None:
                          "valid": len(other["valid"]), "excluded": "SPG categories and key_ids"})
         print(f"pretrained in {time.time() - t0:.0f} s")
         if not (args.resume and (args.run_dir / "last").exists()):
-            skipped = init_from_partial(model, pre_dir / "last")
+            skipped = copy_matching(model, load_model(pre_dir / "last").state_dict())
             print(f"started from the pretrained generator; not copied: {skipped}")
     tcfg = train_config(args.generator_steps)
     info = {"path": str(args.data), "train": len(train_sk), "valid": len(val_sk),

@@ -18,6 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SKETCHKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module for testing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def shared_path(*parts: str) -> Path:
     """Path under ../shared/data; skips the calling test with a reason when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "blind_eye_test.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def blind():
-    spec = importlib.util.spec_from_file_location("blind_eye_test_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("blind_eye_test")
 
 
 def test_score_counts_recognised_cells_per_kind(blind, tmp_path):

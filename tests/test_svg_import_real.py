@@ -5,22 +5,19 @@ that failed before rounded rectangles and the root's inherited style were read."
 
 from __future__ import annotations
 
-import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, shared_path
+from conftest import load_script, shared_path
 from sketchkit.data.svg_import import svg_to_sketch
 
 pytest.importorskip("cairosvg")
 pytest.importorskip("scipy")
 
-_spec = importlib.util.spec_from_file_location("check_svg_import", REPO / "scripts" / "check_svg_import.py")
-check = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check)
+check = load_script("check_svg_import")
 
 # Failed at the previous parser: circles/ellipses with the root's fill="none" stroke=... read as
 # filled dots (the root <svg>'s style was not inherited), rounded <rect rx> drawn square.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import load_script
 
 pytest.importorskip("skimage")
 pytest.importorskip("cairosvg")
@@ -17,10 +18,7 @@ BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench_vectorize.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_vectorize_under_test", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_vectorize")
 
 
 def _line_error(bench, y: float, scale: int) -> float:
