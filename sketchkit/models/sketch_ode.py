@@ -272,16 +272,23 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
         else:
             z, kl = mu, torch.zeros((), device=dev)
         out = self.decode_tensor(z, times, classes=classes)  # (B, n, 3)
+        recon_total, terms = self._reconstruction_loss(out, points)
+        kl_w = c.kl_weight * min(1.0, step / max(c.kl_anneal_steps, 1)) if c.vae else 0.0
+        return {"loss": recon_total + kl_w * kl, **terms, "kl": kl.detach()}
+
+    def _reconstruction_loss(self, out: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Smooth-L1 on x, y + ``pen_weight`` x pen NLL (+ ``chamfer_weight`` x the Chamfer shape
+        term) of decoded ``out`` against ``points`` (both ``(B, n, 3)``); the total and its detached terms."""
+        c = self.config
         recon = F.smooth_l1_loss(out[..., :2], points[..., :2], beta=c.smooth_l1_beta)
         pen_nll = F.binary_cross_entropy_with_logits(out[..., 2], points[..., 2])
-        kl_w = c.kl_weight * min(1.0, step / max(c.kl_anneal_steps, 1)) if c.vae else 0.0
-        total = recon + c.pen_weight * pen_nll + kl_w * kl
-        terms = {"recon": recon.detach(), "pen_nll": pen_nll.detach(), "kl": kl.detach()}
+        total = recon + c.pen_weight * pen_nll
+        terms = {"recon": recon.detach(), "pen_nll": pen_nll.detach()}
         if c.chamfer_weight > 0:
             shape = point_chamfer(out[..., :2], points[..., :2])
             total = total + c.chamfer_weight * shape
             terms["chamfer"] = shape.detach()
-        return {"loss": total, **terms}
+        return total, terms
 
     # -- public API -----------------------------------------------------------------------------
     def _times(self, n_points: int | None) -> torch.Tensor:
@@ -381,16 +388,11 @@ class SketchODEModel(conditioning.ClassConditional, FittedPriorMixin, SketchMode
         """
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
-        c = self.config
         code = z.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([code], lr=lr)
         with torch.enable_grad():
             for _ in range(steps):
-                out = self.decode_tensor(code, times, classes=classes)
-                loss = (F.smooth_l1_loss(out[..., :2], points[..., :2], beta=c.smooth_l1_beta)
-                        + c.pen_weight * F.binary_cross_entropy_with_logits(out[..., 2], points[..., 2]))
-                if c.chamfer_weight > 0:
-                    loss = loss + c.chamfer_weight * point_chamfer(out[..., :2], points[..., :2])
+                loss, _ = self._reconstruction_loss(self.decode_tensor(code, times, classes=classes), points)
                 (code.grad,) = torch.autograd.grad(loss, code)
                 opt.step()
         return code.detach()
