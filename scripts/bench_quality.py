@@ -252,6 +252,8 @@ def main() -> None:
                     help="BézierSketch: temperature of the mixture-component choice (default: --temperatures)")
     ap.add_argument("--best-of", type=int, default=1,
                     help="BézierSketch with a sample critic: keep the critic's best of this many draws per sample")
+    ap.add_argument("--max-overdraw", type=float, default=None,
+                    help="BézierSketch: redraw a curve lying more than this share on other strokes (see sample())")
     ap.add_argument("--out", type=Path, default=Path("bench_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--refine-steps", type=int, default=0,
@@ -337,6 +339,9 @@ def main() -> None:
             if args.best_of > 1:
                 kw["best_of"] = args.best_of
                 tag += f" best-of-{args.best_of}"
+            if args.max_overdraw is not None:
+                kw["max_overdraw"] = args.max_overdraw
+                tag += f" overdraw<={args.max_overdraw:g}"
             items, intended = _sample(model, args.n, t, names, args.seed, **kw)
             row = score(f"{m} T={t:g}{tag}", items, intended, judge, ref_feats, ref_images, args)
             row["sample_seconds"] = time.time() - t0

@@ -12,6 +12,9 @@ person makes, without knowing which drawing is which. Two steps:
 2. ``score``: unblinds ``judged.json`` with the key and prints, per class and in all, how many
    real drawings and how many samples were recognised (also ``DIR/score.json``).
 
+``--arms`` puts several sample settings into the same grids (each its own draws), so that they
+are judged against each other under one standard, with the same real drawings.
+
 Usage::
 
     python scripts/blind_eye_test.py make --model bezier --out DIR --temperature 0.15 \\
@@ -51,12 +54,16 @@ def make(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.model}: not a class-conditional model (no labels)")
     data = [s for s in sketchkit.data.read_all(args.data) if s.label is not None and s.num_strokes]
     test = split_sketches(data)["test"]
-    kw = {k: v for k, v in (("min_class_posterior", args.min_class_posterior), ("best_of", args.best_of))
-          if v is not None}
+    kw = {k: v for k, v in (("min_class_posterior", args.min_class_posterior), ("best_of", args.best_of),
+                            ("max_overdraw", args.max_overdraw)) if v is not None}
+    arms = json.loads(args.arms) if args.arms else {"sample": {}}
+    if not isinstance(arms, dict) or "real" in arms or not all(isinstance(v, dict) for v in arms.values()):
+        raise SystemExit('--arms: expected a JSON object of arm name -> sample() keywords, e.g. '
+                         '\'{"plain": {}, "careful": {"max_overdraw": 0.3}}\' (no arm named "real")')
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     key: dict[str, list[str]] = {}
-    cell, cols = 110, 8
+    cell, cols = 110, 8 if len(arms) == 1 else 9
     for ci, name in enumerate(labels):
         pool = [s for s in test if str(s.label) == name]
         if len(pool) < args.n:
@@ -64,9 +71,12 @@ def make(args: argparse.Namespace) -> None:
         real = [pool[i] for i in rng.choice(len(pool), args.n, replace=False)]
         if hasattr(model, "embed_strokes"):
             real = [model.embed_strokes(s, degree=model.config.max_degree) for s in real]
-        g = torch.Generator().manual_seed(args.seed * 1000 + ci)
-        samples = model.sample(args.n, generator=g, temperature=args.temperature, label=name, **kw)
-        items = [("real", s) for s in real] + [("sample", s) for s in samples]
+        items = [("real", s) for s in real]
+        for ai, (arm, arm_kw) in enumerate(arms.items()):
+            # each arm its own draws: arms sharing a seed would share strokes and give each other away
+            g = torch.Generator().manual_seed((args.seed * 1000 + ci) * 16 + ai if len(arms) > 1 else args.seed * 1000 + ci)
+            samples = model.sample(args.n, generator=g, temperature=args.temperature, label=name, **{**kw, **arm_kw})
+            items += [(arm, s) for s in samples]
         items = [items[i] for i in rng.permutation(len(items))]
         key[name] = [kind for kind, _ in items]
         png = sketchkit.to_png(grid_svg([s for _, s in items], columns=cols, cell=cell, stroke_width=2.0))
@@ -84,24 +94,32 @@ def make(args: argparse.Namespace) -> None:
 
 
 def score(args: argparse.Namespace) -> dict:
+    """Per class and in all: recognised / shown, for real drawings and each arm of samples
+    (``"sample"`` when there was one); each arm's rate over the real rate is its ``ratio``."""
     key = json.loads((args.out / "key.json").read_text())["key"]
     judged = json.loads((args.out / "judged.json").read_text())
-    per, total = {}, {"real": [0, 0], "sample": [0, 0]}
-    for name, kinds in key.items():
+    kinds = ["real"] + sorted({k for kinds in key.values() for k in kinds} - {"real"})
+    per, total = {}, {k: [0, 0] for k in kinds}
+    for name, shown in key.items():
         seen = {int(i) for i in judged.get(name, [])}
-        counts = {"real": [0, 0], "sample": [0, 0]}
-        for i, kind in enumerate(kinds):
+        counts = {k: [0, 0] for k in kinds}
+        for i, kind in enumerate(shown):
             counts[kind][0] += i in seen
             counts[kind][1] += 1
-        for kind in counts:
+        for kind in kinds:
             total[kind][0] += counts[kind][0]
             total[kind][1] += counts[kind][1]
         per[name] = {k: f"{a}/{b}" for k, (a, b) in counts.items()}
-        print(f"{name:14s} real {per[name]['real']:>6s}   samples {per[name]['sample']:>6s}")
+        print(f"{name:14s} " + "   ".join(f"{k} {per[name][k]:>6s}" for k in kinds))
     share = {k: a / b if b else float("nan") for k, (a, b) in total.items()}
-    ratio = share["sample"] / share["real"] if share["real"] else float("nan")
-    print(f"all: real {share['real']:.3f}, samples {share['sample']:.3f}, samples / real {ratio:.2f}")
-    result = {"per_class": per, "real": share["real"], "samples": share["sample"], "ratio": ratio}
+    ratios = {k: share[k] / share["real"] if share["real"] else float("nan") for k in kinds[1:]}
+    print("all: " + ", ".join(f"{k} {share[k]:.3f}" for k in kinds) + "; "
+          + ", ".join(f"{k} / real {r:.2f}" for k, r in ratios.items()))
+    result: dict = {"per_class": per, "real": share["real"]}
+    if kinds[1:] == ["sample"]:
+        result.update(samples=share["sample"], ratio=ratios["sample"])
+    else:
+        result.update(arms={k: {"recognised": share[k], "ratio": ratios[k]} for k in kinds[1:]})
     (args.out / "score.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -118,6 +136,10 @@ def main() -> None:
     mk.add_argument("--temperature", type=float, default=0.15)
     mk.add_argument("--min-class-posterior", type=float, default=None)
     mk.add_argument("--best-of", type=int, default=None)
+    mk.add_argument("--max-overdraw", type=float, default=None)
+    mk.add_argument("--arms", default=None,
+                    help='several sample settings in one blind test: JSON of arm name -> sample() keywords, '
+                         'e.g. \'{"plain": {}, "careful": {"max_overdraw": 0.3}}\'; each arm draws --n per class')
     sc = sub.add_parser("score", help="unblind DIR/judged.json")
     sc.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()

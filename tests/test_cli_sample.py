@@ -150,3 +150,14 @@ def test_best_of_flag_reaches_the_critic_or_names_the_problem(conditional_bezier
         code, _, err = run_cli(["sample", no_critic, "--best-of", "2", "-o", tmp_path / "c.svg"], capsys)
         assert code == 2 and err.count("\n") == 1 and "has no sample critic" in err, err
     assert not (tmp_path / "c.svg").exists()
+
+
+def test_max_overdraw_flag_reaches_the_model_or_names_the_problem(conditional_bezier, toy, tmp_path, capsys):
+    assert_cli_draws_as_python(conditional_bezier, ["--class", "cat", "--max-overdraw", "0.3"], tmp_path, capsys,
+                               label="cat", max_overdraw=0.3)
+    for bad in ("-0.1", "1.5"):
+        code, _, err = run_cli(["sample", conditional_bezier, "--max-overdraw", bad, "-o", tmp_path / "c.svg"], capsys)
+        assert code == 2 and err.count("\n") == 1 and "--max-overdraw" in err and "[0, 1]" in err, err
+    code, _, err = run_cli(["sample", toy, "--max-overdraw", "0.3", "-o", tmp_path / "c.svg"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "does not take one" in err, err
+    assert not (tmp_path / "c.svg").exists()

@@ -53,6 +53,11 @@ def sample_command(
         1, "--best-of",
         help="bezier models with a sample critic (the shipped one): draw each sketch this many times "
              "and keep the draw the critic rates most like real drawings (1: off)."),
+    max_overdraw: Optional[float] = typer.Option(
+        None, "--max-overdraw",
+        help="bezier models: redraw a curve (up to 4 draws) while more than this share of it lies on "
+             "other strokes, so strokes cross but seldom retrace each other (0-1; default: off).",
+        show_default=False),
 ) -> None:
     """Sample N sketches from MODEL and render them to an SVG/PNG grid or a folder of SVGs."""
     if n < 1:
@@ -71,15 +76,19 @@ def sample_command(
         raise InputError(f"--component-temperature: expected a finite value > 0, got {component_temperature}")
     if best_of < 1:
         raise InputError(f"--best-of: expected at least 1, got {best_of}")
+    if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
+        raise InputError(f"--max-overdraw: expected a number in [0, 1], got {max_overdraw}")
     check_output(output)
     from sketchkit.api import load, sample, save_samples
 
-    if label is None and not min_class_posterior and component_temperature is None and best_of == 1:
+    if (label is None and not min_class_posterior and component_temperature is None and best_of == 1
+            and max_overdraw is None):
         items = sample(model, n, seed=seed, temperature=temperature, device=device)
     else:
         items = _sample_class(load(model, device=device), model, label, n, seed=seed, temperature=temperature,
                               min_class_posterior=min_class_posterior,
-                              component_temperature=component_temperature, best_of=best_of)
+                              component_temperature=component_temperature, best_of=best_of,
+                              max_overdraw=max_overdraw)
     paths = save_samples(items, output, columns=columns, cell=cell, stroke_width=stroke_width)
     where = paths[0] if len(paths) == 1 else f"{output}/ ({len(paths)} files)"
     typer.echo(f"wrote {len(items)} sample(s) to {where}")
@@ -87,7 +96,7 @@ def sample_command(
 
 def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, temperature: float,
                   min_class_posterior: float = 0.0, component_temperature: float | None = None,
-                  best_of: int = 1) -> list:
+                  best_of: int = 1, max_overdraw: float | None = None) -> list:
     """``n`` samples of class ``label`` (``None``: classes drawn by the model), optionally redrawn
     by the model's own class posterior, with the model-specific sampling options the flags name
     (same seeding as :func:`sketchkit.api.sample`)."""
@@ -120,12 +129,17 @@ def _sample_class(loaded, name: str, label: str | None, n: int, *, seed: int, te
         if getattr(loaded, "critic", None) is None:
             raise InputError(f"--best-of: the {family!r} model ({name}) has no sample critic to rank draws by")
         options["best_of"] = int(best_of)
+    if max_overdraw is not None:
+        if "max_overdraw" not in params:
+            raise InputError(f"--max-overdraw: the {family!r} model ({name}) does not take one (bezier models do)")
+        options["max_overdraw"] = float(max_overdraw)
     loaded.eval()
     generator = torch.Generator().manual_seed(int(seed))
     try:
         return list(loaded.sample(n, generator=generator, temperature=float(temperature), **options))
     except ValueError as exc:  # unknown class (the model's message lists the known ones), no posterior
-        # (--component-temperature and --best-of were checked above: the model raises nothing more for them)
+        # (--component-temperature, --best-of and --max-overdraw were checked above: the model raises
+        # nothing more for them)
         flag = f"--class {label!r}" if "unknown class" in str(exc) else "--min-class-posterior"
         raise InputError(f"{flag}: {' '.join(str(exc).split())}") from None
 

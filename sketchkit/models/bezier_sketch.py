@@ -47,7 +47,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from sketchkit.geometry.polyline import resample
-from sketchkit.models import conditioning
+from sketchkit.models import conditioning, overdraw
 from sketchkit.models.base import ModelConfig, SketchModel, register_model
 from sketchkit.models.base import NumberRange, check_sample_args
 from sketchkit.models.bezier_tokens import CurveTokens, estimate_token_scales
@@ -409,6 +409,11 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         cont_nll = bce(bits[..., 1], tokens[..., -1], reduction="none") if self.config.join_pieces else None
         return ll, stop_nll, cont_nll, mask, last
 
+    def _token_points(self, tokens: torch.Tensor) -> np.ndarray:
+        """Tokens ``(B, >= token_dim)`` -> 16 points on each curve ``(B, 16, 2)`` (unit box)."""
+        c = self.config
+        return overdraw.TokenPoints(c.max_degree, c.offset_scale, c.start_scale)(tokens)
+
     def _continues(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool: token continues the previous token's stroke (its start is that curve's end)."""
         cont = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
@@ -418,7 +423,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
 
     def _decode(self, z: torch.Tensor, *, generator: torch.Generator | None, temperature: float,
                 prefix: torch.Tensor | None = None, max_strokes: int | None = None,
-                component_temperature: float | None = None) -> list[np.ndarray]:
+                component_temperature: float | None = None, max_overdraw: float | None = None,
+                overdraw_tries: int = 4) -> list[np.ndarray]:
         """Autoregressive decoding from conditions ``z`` ``(B, cond_dim)`` (see :meth:`_condition`);
         ``prefix`` ``(B, P, token_dim)`` is teacher-forced first (its tokens are part of the
         output). Temperature 0 is greedy; ``component_temperature`` as in :meth:`sample`."""
@@ -441,6 +447,10 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             for i in range(B):
                 outs[i].extend(prefix[i].cpu().numpy())
         done = torch.zeros(B, dtype=torch.bool)
+        on_paper = overdraw.DrawnInk(B) if max_overdraw is not None else None
+        if on_paper is not None and n_prefix:
+            for k in range(n_prefix):
+                on_paper.add(prefix[:, k], self._continues(prefix)[:, k], done, self._token_points)
         for _ in range(max(0, limit - n_prefix)):
             flag = z.new_full((B, 1), 1.0 if first else 0.0)
             parts = [prev, flag]
@@ -453,6 +463,13 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             tok, bit_logits = self.head.draw(out[:, 0], self._token_end(prev_cpu), cont, generator=generator,
                                              temperature=temperature,
                                              component_temperature=component_temperature)  # (B, T), CPU
+            if max_overdraw is not None:
+                tok = overdraw.redraw_over_ink(
+                    tok, on_paper, cont, done, max_overdraw, overdraw_tries,
+                    lambda rows: self.head.draw(out[rows, 0], self._token_end(prev_cpu[rows]), cont[rows],
+                                                generator=generator, temperature=temperature,
+                                                component_temperature=component_temperature)[0],
+                    self._token_points)
             # The stop / continue bits are drawn at their own probabilities, not sharpened by the
             # temperature: a stop of probability 0.3 sharpened at T = 0.3 almost never fires, and
             # low-temperature samples ran on to max_strokes as tangles of small curves.
@@ -466,6 +483,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             for i in range(B):
                 if not done[i]:
                     outs[i].append(tok[i].cpu().numpy())
+            if max_overdraw is not None:
+                on_paper.add(tok, cont, done, self._token_points)
             done = done | stop
             prev, first = tok.to(z.device), False
             if self.canvas is not None:
@@ -481,7 +500,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
                label: str | int | Sequence[str | int] | None = None,
                max_strokes: int | None = None, min_class_posterior: float = 0.0,
                tries: int = 8, latent_temperature: float = 1.0,
-               component_temperature: float | None = None, best_of: int = 1) -> list[BezierSketch]:
+               component_temperature: float | None = None, best_of: int = 1,
+               max_overdraw: float | None = None) -> list[BezierSketch]:
         """Draw ``n`` new sketches from the prior.
 
         A VAE (``latent_dim >= 1``) draws each latent from ``N(0, I)``, or, once a ``fitted_prior``
@@ -513,6 +533,10 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
                 :mod:`sketchkit.models.sample_critic`): draw each sample this many times (each
                 draw as above, ``min_class_posterior`` included) and keep the draw the critic
                 rates most like real drawings of its class. 1 (default) keeps the first draw.
+            max_overdraw: in ``[0, 1]``: a curve with more than this share of its length on
+                other strokes (within 4 % of the sketch) is drawn again, up to 4 draws, keeping
+                the one that lies least on them (:mod:`sketchkit.models.overdraw`); ``None``
+                (default) takes every curve as drawn.
 
         Returns:
             ``n`` ``BezierSketch`` of degree-``max_degree`` curves in the unit-box frame, each
@@ -537,6 +561,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         if component_temperature is not None and not 0.0 < component_temperature < float("inf"):
             raise ValueError(f"component_temperature: expected a finite number > 0, got {component_temperature!r}")
         self._check_best_of(best_of)
+        if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
+            raise ValueError(f"max_overdraw: expected a number in [0, 1] or None, got {max_overdraw!r}")
         classes = self._sample_classes(n, label, generator)
         z = torch.zeros(n, 0)
         if self.config.latent_dim:
@@ -545,7 +571,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         cond = self._condition(z, classes, n)
         names = [None] * n if classes is None else [self.labels[int(i)] for i in classes]
         decode_kw = dict(generator=generator, temperature=temperature, max_strokes=max_strokes,
-                         component_temperature=component_temperature)
+                         component_temperature=component_temperature, max_overdraw=max_overdraw)
 
         def draw() -> list[BezierSketch]:
             toks = self._decode(cond, **decode_kw)
