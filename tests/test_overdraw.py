@@ -9,6 +9,7 @@ import torch
 from sketchkit.geometry.bezier import evaluate
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
 from sketchkit.models.overdraw import DrawnInk, TokenPoints, redraw_over_ink
+from sketchkit.models.stroke_embedder import unit_box
 from sketchkit.quality import doubled_share
 
 TINY = dict(embed_hidden=16, embed_latent=16, enc_hidden=16, dec_hidden=16, latent_dim=0, num_mixtures=2,
@@ -87,3 +88,43 @@ def test_sample_with_max_overdraw_draws_less_over_its_own_ink():
     assert share(careful) < 0.8 * share(plain)
     with pytest.raises(ValueError, match="max_overdraw"):
         model.sample(1, max_overdraw=1.5)
+
+
+def test_completion_counts_the_partial_as_drawn():
+    from sketchkit.sketch import Sketch
+
+    torch.manual_seed(0)
+    model = BezierSketchModel(BezierSketchConfig(min_degree=3, max_degree=3, **TINY)).eval()
+    with torch.no_grad():
+        model.head.proj.bias[-2:] = -4.0
+    line = np.stack([np.linspace(0, 50, 20), np.linspace(0, 10, 20)], 1)
+    partial = Sketch([line, line[::-1] + [0, 30]])
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    plain = model.complete(partial, 6, generator=g(), temperature=1.0)
+    same = model.complete(partial, 6, generator=g(), temperature=1.0, max_overdraw=1.0)
+    assert all(np.array_equal(u, v) for a, b in zip(plain, same) for u, v in zip(a.curves, b.curves))
+    careful = model.complete(partial, 6, generator=g(), temperature=1.0, max_overdraw=0.0)
+    assert all(s.meta["n_given"] == 2 for s in careful)
+    for a, b in zip(plain, careful):  # the partial comes back unchanged either way
+        assert all(np.allclose(u, v) for u, v in zip(a.curves[:2], b.curves[:2]))
+    # The partial's own ink counts: new curves lie on it less than unconstrained ones do.
+    ink = DrawnInk(1)
+    to_points = model._token_points
+    tokens = torch.from_numpy(model._sketch_tokens([partial])[0])
+    for k in range(len(tokens)):
+        ink.add(tokens[k:k + 1], torch.tensor([k > 0 and bool(tokens[k - 1, -1] > 0.5)]), torch.tensor([False]),
+                to_points)
+
+    centre, half = unit_box(partial.points())
+
+    def on_partial(sketches):
+        shares = []
+        for s in sketches:
+            for cp in s.curves[2:]:
+                pts = evaluate((np.asarray(cp) - centre) / half, np.linspace(0, 1, 16))
+                shares.append(ink.share_on_other_strokes(0, pts, False, 0.08))
+        return np.mean(shares)
+
+    assert on_partial(careful) < on_partial(plain)
+    with pytest.raises(ValueError, match="max_overdraw"):
+        model.complete(partial, 1, max_overdraw=-1.0)

@@ -702,13 +702,14 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
     @torch.no_grad()
     def complete(self, partial: Sketch, n: int = 1, *, generator: torch.Generator | None = None,
                  temperature: float = 0.5, use_encoder: bool = False, label: str | int | None = None,
-                 max_strokes: int | None = None) -> list[BezierSketch]:
+                 max_strokes: int | None = None, max_overdraw: float | None = None) -> list[BezierSketch]:
         """Continue a partial sketch ``n`` times.
 
         The partial's strokes become tokens and are teacher-forced through the decoder from a latent
         drawn from the prior (or, with ``use_encoder=True``, the encoder's mean of the partial);
         then strokes are sampled until the stop bit fires or ``max_strokes``. A conditional model
         uses ``label`` (default: the partial's own label; random when it has none).
+        ``max_overdraw`` as in :meth:`sample` (the partial's strokes count as drawn).
 
         Returns:
             ``n`` ``BezierSketch`` in the partial's coordinates; the first curves are the partial's
@@ -718,6 +719,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             raise ValueError(f"n must be >= 1, got {n}")
         if partial.num_strokes == 0:
             raise ValueError("complete: the partial sketch has no strokes")
+        if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
+            raise ValueError(f"max_overdraw: expected a number in [0, 1] or None, got {max_overdraw!r}")
         toks = self._sketch_tokens([partial])[0]
         prefix = torch.from_numpy(toks)[None].repeat(n, 1, 1).to(self.device)
         if use_encoder:
@@ -729,7 +732,8 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             zz = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
             z = self._condition(zz, classes, n)
         limit = max(len(toks) + 1, self.config.max_strokes if max_strokes is None else max_strokes)
-        outs = self._decode(z, generator=generator, temperature=temperature, prefix=prefix, max_strokes=limit)
+        outs = self._decode(z, generator=generator, temperature=temperature, prefix=prefix, max_strokes=limit,
+                            max_overdraw=max_overdraw)
         centre, half = unit_box(partial.points())
         return [self._to_bezier(t, label=partial.label, centre=centre, half=half, meta={"n_given": len(toks)})
                 for t in outs]
