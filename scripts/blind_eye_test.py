@@ -36,7 +36,20 @@ REPO = Path(__file__).resolve().parents[1]
 SPG = REPO.parent / "shared" / "data" / "quickdraw" / "spg"
 
 
+def _arms(text: str | None) -> dict[str, dict]:
+    """``--arms`` JSON -> arm name -> extra ``sample()`` keywords; one arm ``"sample"`` when not given."""
+    try:
+        arms = json.loads(text) if text else {"sample": {}}
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--arms: not JSON ({exc})") from None
+    if not isinstance(arms, dict) or not arms or "real" in arms or not all(isinstance(v, dict) for v in arms.values()):
+        raise SystemExit('--arms: expected a JSON object of arm name -> sample() keywords, e.g. '
+                         '\'{"plain": {}, "careful": {"max_overdraw": 0.3}}\' (no arm named "real")')
+    return arms
+
+
 def make(args: argparse.Namespace) -> None:
+    arms = _arms(args.arms)
     import torch
     from PIL import Image, ImageDraw
 
@@ -56,10 +69,6 @@ def make(args: argparse.Namespace) -> None:
     test = split_sketches(data)["test"]
     kw = {k: v for k, v in (("min_class_posterior", args.min_class_posterior), ("best_of", args.best_of),
                             ("max_overdraw", args.max_overdraw)) if v is not None}
-    arms = json.loads(args.arms) if args.arms else {"sample": {}}
-    if not isinstance(arms, dict) or "real" in arms or not all(isinstance(v, dict) for v in arms.values()):
-        raise SystemExit('--arms: expected a JSON object of arm name -> sample() keywords, e.g. '
-                         '\'{"plain": {}, "careful": {"max_overdraw": 0.3}}\' (no arm named "real")')
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     key: dict[str, list[str]] = {}

@@ -50,9 +50,10 @@ def test_score_with_arms_reports_each_arm_against_the_real_rate(blind, tmp_path)
     assert result["arms"] == {"careful": {"recognised": 1.0, "ratio": 1.0}, "plain": {"recognised": 0.5, "ratio": 0.5}}
 
 
-def test_make_refuses_an_arm_named_real(blind, tmp_path, shared_data):
-    args = argparse.Namespace(model="bezier", data=shared_data / "quickdraw" / "spg", out=tmp_path, n=2, seed=0,
-                              temperature=0.15, min_class_posterior=None, best_of=None, max_overdraw=None,
-                              arms='{"real": {}}')
+@pytest.mark.parametrize("arms", ['{"real": {}}', '{}', '["plain"]', '{"plain": 3}', '{plain'])
+def test_make_refuses_bad_arms_before_any_work(blind, tmp_path, arms):
+    args = argparse.Namespace(model="no-such-model", data=tmp_path / "missing", out=tmp_path / "out", n=2, seed=0,
+                              temperature=0.15, min_class_posterior=None, best_of=None, max_overdraw=None, arms=arms)
     with pytest.raises(SystemExit, match="--arms"):
         blind.make(args)
+    assert not (tmp_path / "out").exists()
