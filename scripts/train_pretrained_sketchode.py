@@ -19,11 +19,9 @@ Usage::
     python scripts/train_pretrained_sketchode.py ... --run-dir RUN --resume      # the same command, after a stop
     python scripts/train_pretrained_sketchode.py --refit-prior-from DIR --prior-components 16 --out DIR2
 
-The shipped weights: ``--steps 8000 --kl-weight 1e-4 --run-dir RUN1``, then ``--steps 12000
---kl-weight 1e-4 --lr 1e-3 --init-from RUN1/last --run-dir RUN2 --out ODE6`` (a warm restart),
-then ``--refit-prior-from ODE6 --prior-components 16 --out ODE7``, then ``--steps 6000 --kl-weight 1e-4
---lr 5e-4 --chamfer-weight 1.0 --init-from ODE7 --run-dir RUN3`` (a warm restart with the time-free
-shape term; see the model card for times and numbers).
+The shipped weights: ``--steps 18000 --kl-weight 1e-4 --chamfer-weight 1.0 --val-every 1000
+--run-dir RUN --out sketchkit/pretrained/sketchode``, one run with the time-free shape term from the
+first step (the 16-Gaussian prior is fitted at the end; see the model card for times and numbers).
 """
 
 from __future__ import annotations
