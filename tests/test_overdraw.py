@@ -8,12 +8,19 @@ import torch
 
 from sketchkit.geometry.bezier import evaluate
 from sketchkit.models.bezier_sketch import BezierSketchConfig, BezierSketchModel
-from sketchkit.models.overdraw import DrawnInk, TokenPoints, redraw_over_ink
+from sketchkit.models.overdraw import DrawnInk, redraw_over_ink
 from sketchkit.models.stroke_embedder import unit_box
+from sketchkit.models.token_canvas import TokenCurves
 from sketchkit.quality import doubled_share
 
 TINY = dict(embed_hidden=16, embed_latent=16, enc_hidden=16, dec_hidden=16, latent_dim=0, num_mixtures=2,
             max_strokes=12, max_stroke_points=24)
+
+
+def _points_of(degree: int, offset_scale: float, start_scale: float):
+    """Tokens -> 16 points per curve as numpy, as the model hands them to the overdraw check."""
+    curves = TokenCurves(degree, offset_scale, start_scale, samples=16)
+    return lambda tokens: curves.points(tokens).double().numpy()
 
 
 def _line_token(a, b, degree: int = 3, offset_scale: float = 0.5, start_scale: float = 2.0) -> torch.Tensor:
@@ -34,7 +41,7 @@ def test_token_points_lie_on_the_tokens_curve():
 
 
 def test_share_counts_other_strokes_only():
-    to_points = TokenPoints(3, 0.5, 2.0)
+    to_points = _points_of(3, 0.5, 2.0)
     ink = DrawnInk(2)
     first = torch.stack([_line_token((-0.5, 0), (0.5, 0)), _line_token((-0.5, 0.9), (0.5, 0.9))])
     ink.add(first, torch.tensor([False, False]), torch.tensor([False, False]), to_points)
@@ -48,7 +55,7 @@ def test_share_counts_other_strokes_only():
 
 
 def test_redraw_keeps_the_draw_lying_least_on_other_strokes_and_leaves_the_rest():
-    to_points = TokenPoints(3, 0.5, 2.0)
+    to_points = _points_of(3, 0.5, 2.0)
     ink = DrawnInk(3)
     base = torch.stack([_line_token((-0.5, 0), (0.5, 0))] * 3)
     ink.add(base, torch.zeros(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool), to_points)

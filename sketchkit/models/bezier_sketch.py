@@ -54,7 +54,7 @@ from sketchkit.models.bezier_tokens import CurveTokens, estimate_token_scales
 from sketchkit.models.latent_prior import FittedPriorMixin
 from sketchkit.models.causal_transformer import CausalTransformer
 from sketchkit.models.sample_critic import SampleCriticMixin
-from sketchkit.models.token_canvas import CanvasFeatures
+from sketchkit.models.token_canvas import CanvasFeatures, TokenCurves
 from sketchkit.models.stroke_embedder import EmbeddedStrokes, StrokeEmbedder, unit_box
 from sketchkit.models.token_heads import JointTokenHead, StartChordTokenHead, StartFirstTokenHead
 from sketchkit.sketch import BezierSketch, Sketch
@@ -185,6 +185,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         self.dec_init = nn.Linear(self.cond_dim, 2 * c.dec_hidden) if self.cond_dim and recurrent else None
         self.dec_init_state = None if self.cond_dim or not recurrent else nn.Parameter(torch.zeros(2 * c.dec_hidden))
         self.canvas = (CanvasFeatures(c.canvas_grid, d, c.offset_scale, c.start_scale) if c.canvas_grid else None)
+        self._curve_points = TokenCurves(d, c.offset_scale, c.start_scale, samples=16)
         canvas_dim = self.canvas.dim if self.canvas is not None else 0
         dec_in = self.seq_dim + 1 + canvas_dim + self.cond_dim
         if recurrent:
@@ -410,9 +411,9 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         return ll, stop_nll, cont_nll, mask, last
 
     def _token_points(self, tokens: torch.Tensor) -> np.ndarray:
-        """Tokens ``(B, >= token_dim)`` -> 16 points on each curve ``(B, 16, 2)`` (unit box)."""
-        c = self.config
-        return overdraw.TokenPoints(c.max_degree, c.offset_scale, c.start_scale)(tokens)
+        """Tokens ``(B, >= token_dim)`` -> 16 points on each curve ``(B, 16, 2)`` (unit box; what
+        ``max_overdraw`` compares)."""
+        return self._curve_points.points(tokens.detach().cpu().float()).double().numpy()
 
     def _continues(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool: token continues the previous token's stroke (its start is that curve's end)."""

@@ -9,30 +9,12 @@ other strokes), so a sketch's strokes may cross and touch but rarely run along e
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["DrawnInk", "TokenPoints", "redraw_over_ink"]
-
-
-class TokenPoints:
-    """Curve tokens ``(B, >= 2 * degree + 2)`` -> points ``(B, samples, 2)`` on each curve (unit box)."""
-
-    def __init__(self, degree: int, offset_scale: float, start_scale: float, samples: int = 16) -> None:
-        t = np.linspace(0.0, 1.0, samples)
-        self.basis = np.stack([math.comb(degree, k) * t ** k * (1 - t) ** (degree - k) for k in range(degree + 1)], -1)
-        self.degree, self.offset_scale, self.start_scale = degree, offset_scale, start_scale
-
-    def __call__(self, tokens: torch.Tensor) -> np.ndarray:
-        d = self.degree
-        tok = tokens.detach().cpu().double().numpy()
-        start = tok[:, 2 * d:2 * d + 2] * self.start_scale
-        steps = tok[:, :2 * d].reshape(-1, d, 2) * self.offset_scale
-        cp = np.concatenate([start[:, None], start[:, None] + np.cumsum(steps, 1)], 1)  # (B, d + 1, 2)
-        return self.basis @ cp
+__all__ = ["DrawnInk", "redraw_over_ink"]
 
 
 class DrawnInk:

@@ -13,7 +13,39 @@ import math
 
 import torch
 
-__all__ = ["CanvasFeatures"]
+__all__ = ["CanvasFeatures", "TokenCurves"]
+
+
+class TokenCurves:
+    """Curve tokens (offsets + start, as BézierSketch writes them) -> control points and points on the curves.
+
+    Args:
+        degree: Bézier degree of the tokens (``2 * degree`` offset numbers, then 2 start numbers).
+        offset_scale: unit-box units per token offset unit.
+        start_scale: unit-box units per token start unit.
+        samples: points taken on each curve (uniform in ``t``, both ends included).
+    """
+
+    def __init__(self, degree: int, offset_scale: float, start_scale: float, samples: int) -> None:
+        if degree < 1 or samples < 2:
+            raise ValueError(f"need degree >= 1 and samples >= 2, got {degree}, {samples}")
+        self.degree = int(degree)
+        self.offset_scale, self.start_scale = float(offset_scale), float(start_scale)
+        t = torch.linspace(0.0, 1.0, samples, dtype=torch.float64)
+        basis = [math.comb(degree, k) * t ** k * (1 - t) ** (degree - k) for k in range(degree + 1)]
+        self._basis = torch.stack(basis, -1).float()  # (samples, degree + 1)
+
+    def control_points(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(..., >= 2 * degree + 2)`` -> control points ``(..., degree + 1, 2)`` (unit box)."""
+        d = self.degree
+        start = tokens[..., 2 * d:2 * d + 2] * self.start_scale
+        steps = tokens[..., :2 * d].unflatten(-1, (d, 2)) * self.offset_scale
+        return torch.cat([start.unsqueeze(-2), start.unsqueeze(-2) + steps.cumsum(-2)], -2)
+
+    def points(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(..., >= 2 * degree + 2)`` -> points ``(..., samples, 2)`` on each curve (unit box)."""
+        cp = self.control_points(tokens)
+        return self._basis.to(cp) @ cp
 
 
 class CanvasFeatures:
@@ -28,13 +60,10 @@ class CanvasFeatures:
     """
 
     def __init__(self, grid: int, degree: int, offset_scale: float, start_scale: float, samples: int = 8) -> None:
-        if grid < 1 or degree < 1 or samples < 2:
-            raise ValueError(f"need grid >= 1, degree >= 1 and samples >= 2, got {grid}, {degree}, {samples}")
-        self.grid, self.degree = int(grid), int(degree)
-        self.offset_scale, self.start_scale = float(offset_scale), float(start_scale)
-        t = torch.linspace(0.0, 1.0, samples, dtype=torch.float64)
-        basis = [math.comb(degree, k) * t ** k * (1 - t) ** (degree - k) for k in range(degree + 1)]
-        self._basis = torch.stack(basis, -1).float()  # (samples, degree + 1)
+        if grid < 1:
+            raise ValueError(f"need grid >= 1, got {grid}")
+        self.grid = int(grid)
+        self.curves = TokenCurves(degree, offset_scale, start_scale, samples)
 
     @property
     def dim(self) -> int:
@@ -43,15 +72,12 @@ class CanvasFeatures:
 
     def control_points(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens ``(..., >= 2 * degree + 2)`` -> control points ``(..., degree + 1, 2)`` (unit box)."""
-        d = self.degree
-        start = tokens[..., 2 * d:2 * d + 2] * self.start_scale
-        steps = tokens[..., :2 * d].unflatten(-1, (d, 2)) * self.offset_scale
-        return torch.cat([start.unsqueeze(-2), start.unsqueeze(-2) + steps.cumsum(-2)], -2)
+        return self.curves.control_points(tokens)
 
     def ink(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per token: point counts per grid cell ``(..., grid * grid)`` and its end point ``(..., 2)``."""
-        cp = self.control_points(tokens)
-        pts = self._basis.to(cp) @ cp  # (..., samples, 2)
+        cp = self.curves.control_points(tokens)
+        pts = self.curves._basis.to(cp) @ cp  # (..., samples, 2)
         cell = ((pts.clamp(-1.0, 1.0 - 1e-6) + 1.0) * (self.grid / 2.0)).long()  # (..., samples, 2)
         index = cell[..., 1] * self.grid + cell[..., 0]  # row-major, y down
         counts = torch.zeros(*index.shape[:-1], self.grid * self.grid, dtype=cp.dtype, device=cp.device)
