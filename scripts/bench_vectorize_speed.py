@@ -99,8 +99,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="passes over the set (the median per-image time is kept)")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N cProfile rows")
     ap.add_argument("--model", default=None, help="'none' for least squares only")
+    ap.add_argument("--fitter", choices=("numpy", "compiled"), default="numpy",
+                    help="the curve fitter: numpy (single images) or compiled with numba (folder mode)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if args.fitter == "compiled":
+        from sketchkit.geometry import compiled
+
+        if not compiled.enable():
+            raise SystemExit("--fitter compiled: numba is not available")
 
     import sketchkit  # noqa: F401  (binds sketchkit.vectorize to the function; the module is in sys.modules)
 

@@ -42,6 +42,17 @@ def shared_data() -> Path:
     return shared_path()
 
 
+@pytest.fixture(autouse=True)
+def _numpy_kernels_after_each_test():
+    # the compiled vectoriser kernels are switched on per process (folder mode, tests of them):
+    # every test starts and ends on the numpy path, whatever ran before it
+    from sketchkit.geometry import compiled
+
+    compiled.enable(False)
+    yield
+    compiled.enable(False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _torch_threads():
     # Tests run on 2-core CI machines; one intra-op thread avoids oversubscription.

@@ -228,13 +228,27 @@ def test_a_junction_with_too_many_ends_pairs_none_of_them():
     assert len(paired) < len(trace_paths(skel, width=1.0))
 
 
-def test_a_dead_worker_fails_its_file_not_the_run():
+def test_a_dead_worker_fails_its_files_not_the_run():
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from sketchkit.cli.vectorize_cmd import _outcome
+    from sketchkit.cli.vectorize_cmd import _outcomes
 
     f: Future = Future()
     f.set_exception(BrokenProcessPool("a child process terminated abruptly"))
-    name, error, notes = _outcome(f, (Path("in/x.png"), Path("out/x.svg"), "svg", {}, None))
-    assert name == "x.png" and "x.png" in error and "worker process failed" in error and notes == []
+    chunk = [(Path(f"in/{n}.png"), Path(f"out/{n}.svg"), "svg", {}, None) for n in ("x", "y")]
+    results = _outcomes(f, chunk)
+    assert [r[0] for r in results] == ["x.png", "y.png"]
+    for (name, error, notes) in results:
+        assert name in error and "worker process failed" in error and notes == []
+
+
+def test_folder_jobs_go_in_chunks_that_still_spread_over_the_workers():
+    from sketchkit.cli.vectorize_cmd import _chunks
+
+    for n, jobs in ((1, 2), (5, 2), (31, 2), (1000, 2), (1000, 16), (3, 8)):
+        work = list(range(n))
+        chunks = _chunks(work, jobs)
+        assert [j for c in chunks for j in c] == work  # every job once, in order
+        assert max(map(len, chunks)) <= 8
+        assert len(chunks) >= min(n, 16 * jobs)  # enough chunks to keep every worker busy to the end

@@ -33,15 +33,21 @@ def median(values: np.ndarray) -> float:
     Returns:
         The middle value, or the mean of the two middle values for an even count.
     """
+    from sketchkit.geometry import compiled
+
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
     n = flat.size
     if n == 0:
         raise ValueError("values: expected a non-empty array, got size 0")
+    if compiled.active() and n > 64:
+        return compiled.median(flat)
     k = n // 2
-    if n % 2:
-        return float(np.partition(flat, k)[k])
+    if n == 1:
+        return float(flat[0])
+    # Always two order statistics: numpy's single-kth partition is ~15x slower on arrays that
+    # are mostly one value (a drawing's paper: 4.5 ms of a 256 px image's 32), the pair is not.
     part = np.partition(flat, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2.0)
+    return float(part[k]) if n % 2 else float((part[k - 1] + part[k]) / 2.0)
 
 
 def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
@@ -63,7 +69,9 @@ def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
         raise ValueError("values: expected a non-empty array, got size 0")
     if np.all(flat == flat[0]):
         return float(flat[0])
-    counts, edges = np.histogram(flat, bins=nbins)
+    from sketchkit.geometry import compiled
+
+    counts, edges = compiled.histogram(flat, nbins) if compiled.active() else np.histogram(flat, bins=nbins)
     counts = counts.astype(np.float32)
     centres = (edges[:-1] + edges[1:]) / 2.0
     weight1 = np.cumsum(counts)
@@ -102,7 +110,11 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     Returns:
         ``(labels, n)``: ``(H, W)`` int32 labels and the number of components.
     """
+    from sketchkit.geometry import compiled
+
     mask = _check_mask(mask)
+    if compiled.active():
+        return compiled.label(mask)
     h, w = mask.shape
     flat, stride = _padded_flat(mask)
     ink = np.flatnonzero(flat)
@@ -154,10 +166,14 @@ def distance_to_background(mask: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W)`` float64, 0 on background.
     """
+    from sketchkit.geometry import compiled
+
     mask = _check_mask(mask)
     h, w = mask.shape
     if mask.size == 0:
         return np.zeros((h, w))
+    if compiled.active():
+        return compiled.distance_to_background(mask)
     rows = np.arange(h)[:, None]
     # vertical distance to the nearest background pixel in the same column (rows -1 and h count)
     above = np.maximum.accumulate(np.where(mask, -1, rows), axis=0)
@@ -318,9 +334,14 @@ def skeletonize(mask: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W)`` bool skeleton, a subset of ``mask``.
     """
+    from sketchkit.geometry import compiled
+
     mask = _check_mask(mask)
     h, w = mask.shape
     flat, stride = _padded_flat(mask)
+    if compiled.active():
+        compiled.thin(flat, stride)
+        return flat.reshape(h + 2, w + 2)[1:-1, 1:-1].astype(bool)
     offsets = _neighbour_offsets(stride)
     weights = (1 << np.arange(8)).astype(np.uint8)
 

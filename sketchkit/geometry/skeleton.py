@@ -211,8 +211,11 @@ def _build_graph(skel: np.ndarray):
     """Nodes, edges and node-free loops of a skeleton (module docstring, step 2).
 
     Pixels are numbered in raster order; Python loops run over node pixels and the pixels of
-    chains (one list lookup each), the links come from :func:`_links`.
+    chains (one list lookup each; compiled where :mod:`sketchkit.geometry.compiled` is enabled),
+    the links come from :func:`_links`.
     """
+    from sketchkit.geometry import compiled
+
     coords, nbr = _links(skel)
     n_pix = coords.shape[0]
     count = (nbr >= 0).sum(axis=1)
@@ -245,6 +248,14 @@ def _build_graph(skel: np.ndarray):
     for p in np.flatnonzero(count <= 1).tolist():
         node_of[p] = len(node_members)
         node_members.append([p])
+    node_pixels = [[tuple(rc) for rc in coords[m].tolist()] for m in node_members]
+    centres = [np.mean(coords[m].astype(np.float64), axis=0) for m in node_members]
+    if compiled.active():
+        pixels, bounds, n_edges = compiled.walk_chains(nbr, node_of, two[:, 0], two[:, 1])
+        chains = np.split(coords[pixels].astype(np.float64), bounds[1:-1]) if bounds.size > 1 else []
+        edges = [_Edge(node_of[int(pixels[bounds[k]])], node_of[int(pixels[bounds[k + 1] - 1])], chains[k])
+                 for k in range(n_edges)]
+        return edges, centres, chains[n_edges:], node_pixels
     edges: list[_Edge] = []
     used: set[tuple[int, int]] = set()  # first and last links of the chains walked
     seen = [False] * n_pix
@@ -279,8 +290,6 @@ def _build_graph(skel: np.ndarray):
             cur = v
         chain.append(p)
         loops.append(coords[chain].astype(np.float64))
-    node_pixels = [[tuple(rc) for rc in coords[m].tolist()] for m in node_members]
-    centres = [np.mean(coords[m].astype(np.float64), axis=0) for m in node_members]
     return edges, centres, loops, node_pixels
 
 
@@ -496,6 +505,10 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
 
 def _direction(pts: np.ndarray, skip: float, reach: float) -> np.ndarray:
     """Unit direction leaving ``pts[0]``, measured between arc lengths ``skip`` and ``skip + reach``."""
+    from sketchkit.geometry import compiled
+
+    if compiled.active():
+        return compiled.direction(pts, skip, reach)
     seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     total = cum[-1]

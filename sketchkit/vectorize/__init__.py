@@ -56,6 +56,15 @@ The pipeline is deterministic (no random numbers; same input and options -> same
    (``viewBox="0 0 W H"``), so the SVG overlays the input exactly; the runs of one stroke share a
    ``<g>``; a path under 0.9 opacity carries its own ``stroke-opacity`` (dark drawings have none).
 
+**Many images in one process**: :func:`use_compiled_kernels` switches this process to the
+hot loops compiled with numba (:mod:`sketchkit.geometry.compiled`: the curve fitter, distance
+transform, thinning, skeleton graph walk, sub-pixel centring, histogram, labelling): about 2.5x
+less time per 256 px drawing, for ~0.4-0.7 s of loading once (a first run on a machine also
+compiles, a few seconds). Folder mode (``sketchkit vectorize DIR``) switches them on from
+32 files; a single image stays in numpy. The results are the same, except where two candidate
+fits tie to rounding (a closed loop's projection on a symmetric curve): ~1 % of Quick, Draw!
+drawings then keep another, equally close curve for one piece.
+
 Modules (this package re-exports the public names):
 
 * :mod:`~sketchkit.vectorize.loading`: :func:`load_image`, size limits, :class:`BlankImageWarning`.
@@ -74,6 +83,7 @@ Modules (this package re-exports the public names):
 from __future__ import annotations
 
 from sketchkit._io import write_atomic
+from sketchkit.geometry.compiled import enable as use_compiled_kernels
 from sketchkit.vectorize.export import as_sketch, to_json, to_ndjson, to_npz_bytes, to_svg
 from sketchkit.vectorize.loading import DEFAULT_MAX_PIXELS, DEFAULT_WORK_PIXELS, BlankImageWarning, load_image
 from sketchkit.vectorize.options import (
@@ -105,4 +115,5 @@ __all__ = [
     "DEFAULT_MAX_COMPONENTS",
     "DEFAULT_MAX_SKELETON_PIXELS",
     "validate_options",
+    "use_compiled_kernels",
 ]

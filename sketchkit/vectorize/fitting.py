@@ -260,8 +260,14 @@ def _fit_pieces_batched(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
     takes about as many calls as its pieces take cuts, and no numpy call is made per point.
     Lines are fitted from the chord start alone where only a fitting line can be used (with
     refinement both starts end on the same pinned line, and a tie goes to the chord start).
+    The fits run compiled where :mod:`sketchkit.geometry.compiled` is enabled (folder mode),
+    else in numpy: the same curves up to rounding.
     """
+    from sketchkit.geometry import compiled
     from sketchkit.geometry.bezier_batch import fit_runs
+
+    if compiled.active():
+        fit_runs = compiled.fit_runs  # noqa: F811 - same arguments and results
 
     if stats is None:
         stats = {}

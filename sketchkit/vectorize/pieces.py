@@ -144,12 +144,15 @@ def _centre(pts: np.ndarray, ink: np.ndarray, width: float, max_shift: float = 0
     Returns:
         ``(n, 2)`` moved points.
     """
+    from sketchkit.geometry import compiled
     from sketchkit.geometry.morphology import sample_bilinear
 
     n = pts.shape[0]
     if n < 3:
         return pts
     closed = np.array_equal(pts[0], pts[-1])
+    if compiled.active():
+        return compiled.centre(pts, ink, width, max_shift, closed)
     k = 2
     idx = np.arange(n)
     if closed:
