@@ -25,7 +25,7 @@ overlays (input grey, re-render in red) for looking at.
 
 Usage::
 
-    python scripts/bench_vectorize_brush.py [--n 100] [--start 4000] [--png /tmp/brush]
+    python scripts/bench_vectorize_brush.py [--n 100] [--start 4000] [--png /tmp/brush] [--compiled]
 """
 
 from __future__ import annotations
@@ -92,7 +92,14 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--png", type=Path, default=None, help="write overlays here")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--compiled", action="store_true",
+                    help="use the numba-compiled loops (as folder mode does) instead of numpy")
     args = ap.parse_args()
+    if args.compiled:
+        from sketchkit.geometry import compiled
+
+        if not compiled.enable():
+            raise SystemExit("--compiled: numba is not available")
     from PIL import Image
 
     from sketchkit.errors import InputError

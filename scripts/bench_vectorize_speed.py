@@ -6,13 +6,15 @@ round-capped lines by cairosvg; the true strokes are the ndjson polylines. Each 
 vectorised ``--repeat`` times in this one process after a warm-up (imports and the shipped model
 loaded), so the time is what a folder-mode worker pays per image, on one core: wall and CPU
 time per image, and the CPU time inside the curve fitter (``_fit_pieces_batched``) alone.
+``--fitter compiled`` switches on the numba-compiled loops first (as folder mode does:
+:mod:`sketchkit.geometry.compiled`); the default is the numpy path a single image takes.
 Fidelity as in the main bench: each SVG rendered back, its ink skeletonised, the symmetric
 Chamfer distance (px) to the true strokes (sampled every 0.25 px); compactness as control points
 per SVG (coordinate pairs in the path data).
 
 Usage::
 
-    OMP_NUM_THREADS=1 python scripts/bench_vectorize_speed.py [--repeat 3] [--profile 30] [--model none]
+    OMP_NUM_THREADS=1 python scripts/bench_vectorize_speed.py [--repeat 3] [--profile 30] [--model none] [--fitter compiled]
 """
 
 from __future__ import annotations

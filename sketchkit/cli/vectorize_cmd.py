@@ -129,9 +129,11 @@ def _keep_freed_memory() -> None:
 COMPILED_FROM_FILES = 32
 
 
-def _warm_up(options: dict[str, Any], files: int) -> None:
+def _warm_up(options: dict[str, Any], files: int, console: Any = None) -> None:
     """Import the heavy modules, load the model and (for ``files >= COMPILED_FROM_FILES``) the
-    compiled kernels once, before worker processes fork."""
+    compiled kernels once, before worker processes fork; ``console``: show a spinner meanwhile."""
+    import contextlib
+
     import sketchkit.geometry.morphology  # noqa: F401
     import sketchkit.geometry.skeleton  # noqa: F401
     from sketchkit.geometry import compiled
@@ -139,7 +141,10 @@ def _warm_up(options: dict[str, Any], files: int) -> None:
 
     _resolve_model(options.get("model"))
     if files >= COMPILED_FROM_FILES:
-        compiled.enable()
+        status = (console.status("loading the compiled loops (numba; a first run on this machine compiles them, ~10 s)")
+                  if console is not None else contextlib.nullcontext())
+        with status:
+            compiled.enable()
 
 
 def _vectorize_chunk(chunk: list[tuple]) -> list[tuple[str, Optional[str], list[str]]]:
@@ -177,7 +182,7 @@ def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, A
     jobs = max(1, min(jobs, len(files)))
     start = time.perf_counter()
     pool = None
-    _warm_up(options, len(files))
+    _warm_up(options, len(files), None if quiet else console)
     _single_thread_blas()
     _keep_freed_memory()
     results: Any = ([_vectorize_one(job)] for job in work)
