@@ -10,7 +10,6 @@ two candidate foot points tie to rounding, which the pipeline test bounds by fid
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from sketchkit.geometry import bezier_batch, compiled, morphology, skeleton
 from sketchkit.vectorize import pieces, pipeline
+from tests.test_vectorize_fit_batch import TOL_ILL_PX, TOL_PX, _capture, _quickdraw_render
 
 pytestmark = pytest.mark.skipif(not compiled.available(), reason="numba is not installed")
 
@@ -127,15 +127,6 @@ def _captured(monkeypatch, image, name: str, module) -> list[tuple]:
     return seen
 
 
-def _quickdraw_render(line: str, size: int = 256) -> np.ndarray:
-    im = Image.new("L", (size, size), 255)
-    d = ImageDraw.Draw(im)
-    for s in json.loads(line)["drawing"]:
-        pts = list(zip(s[0], s[1]))
-        d.line(pts if len(pts) > 1 else pts * 2, fill=0, width=3, joint="curve")
-    return np.asarray(im)
-
-
 def test_centring_and_junction_directions_match(kernels, monkeypatch):
     # the cat touches no border; a drawing scaled to the image's edges exercises the border rule
     edge = np.asarray(Image.open(EXAMPLES / "cat.png").convert("L").crop((20, 20, 200, 200)))
@@ -158,8 +149,6 @@ def test_centring_and_junction_directions_match(kernels, monkeypatch):
 
 
 def test_fitter_matches_the_numpy_fitter_on_real_strokes(kernels, monkeypatch):
-    from tests.test_vectorize_fit_batch import TOL_ILL_PX, TOL_PX, _capture
-
     for image in (EXAMPLES / "cat.png", EXAMPLES / "kmnist.png"):
         found, opts, _ = _capture(image, monkeypatch)
         items = [(p, d) for p in found for d in (1, 2, 3) if p.shape[0] >= 2 * d + 1]

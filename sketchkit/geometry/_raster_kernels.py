@@ -123,6 +123,16 @@ def border_centre(offs, vals, outside, width):
 
 
 @jit
+def _room(pixels, bounds, size, count, n_pix):
+    """``pixels`` and ``bounds`` grown if needed to hold one more chain (at most ``n_pix + 1`` pixels)."""
+    if size + n_pix + 2 > pixels.shape[0]:
+        pixels = np.concatenate((pixels, np.empty(pixels.shape[0] + n_pix + 2, dtype=np.int64)))
+    if count + 2 > bounds.shape[0]:
+        bounds = np.concatenate((bounds, np.zeros(bounds.shape[0], dtype=np.int64)))
+    return pixels, bounds
+
+
+@jit
 def walk_chains(nbr, node_of, link_a, link_b):
     """The chain walks of :func:`sketchkit.geometry.skeleton._build_graph` over a skeleton's
     pixel links: ``nbr (N, 8)`` linked neighbour per offset (or -1), ``node_of (N,)`` node id of
@@ -148,10 +158,7 @@ def walk_chains(nbr, node_of, link_a, link_b):
             q = nbr[p, j]
             if q < 0 or (p * n_pix + q) in used or node_of[q] == node_of[p]:
                 continue
-            if size + n_pix + 2 > pixels.shape[0]:
-                pixels = np.concatenate((pixels, np.empty(pixels.shape[0] + n_pix + 2, dtype=np.int64)))
-            if count + 2 > bounds.shape[0]:
-                bounds = np.concatenate((bounds, np.zeros(bounds.shape[0], dtype=np.int64)))
+            pixels, bounds = _room(pixels, bounds, size, count, n_pix)
             pixels[size] = p
             pixels[size + 1] = q
             size += 2
@@ -173,10 +180,7 @@ def walk_chains(nbr, node_of, link_a, link_b):
     for p in range(n_pix):  # loops without nodes
         if seen[p] or node_of[p] >= 0:
             continue
-        if size + n_pix + 2 > pixels.shape[0]:
-            pixels = np.concatenate((pixels, np.empty(pixels.shape[0] + n_pix + 2, dtype=np.int64)))
-        if count + 2 > bounds.shape[0]:
-            bounds = np.concatenate((bounds, np.zeros(bounds.shape[0], dtype=np.int64)))
+        pixels, bounds = _room(pixels, bounds, size, count, n_pix)
         pixels[size] = p
         size += 1
         seen[p] = True
