@@ -202,6 +202,26 @@ def test_folder_mode_writes_every_other_file_and_names_the_failures(tmp_path, ca
     assert not (out / "noise.svg").exists()
 
 
+@pytest.mark.parametrize("jobs,quiet", [("1", True), ("2", False)])
+def test_folder_mode_switches_the_compiled_loops_on_from_enough_files(tmp_path, capsys, monkeypatch, jobs, quiet):
+    from sketchkit.cli import vectorize_cmd
+    from sketchkit.geometry import compiled
+
+    if not compiled.available():
+        pytest.skip("numba is not installed")
+    src = _folder(tmp_path)
+    (src / "noise.png").unlink()
+    quiet_flag = ["--quiet"] if quiet else []
+    assert main(["vectorize", str(src), "-o", str(tmp_path / "numpy"), "--jobs", jobs, *quiet_flag]) == 0
+    assert not compiled.active()  # 4 files: under COMPILED_FROM_FILES
+    monkeypatch.setattr(vectorize_cmd, "COMPILED_FROM_FILES", 4)
+    assert main(["vectorize", str(src), "-o", str(tmp_path / "compiled"), "--jobs", jobs, *quiet_flag]) == 0
+    assert compiled.active()  # switched on in this process, before any worker forked
+    assert "4/4" in capsys.readouterr().err
+    for stem in ("a", "b", "c", "d"):  # plain lines: no rounding tie, the same SVG either way
+        assert (tmp_path / "compiled" / f"{stem}.svg").read_text() == (tmp_path / "numpy" / f"{stem}.svg").read_text()
+
+
 def test_single_file_output_that_is_a_folder_is_a_one_line_error(tmp_path, capsys):
     Image.fromarray(_lines()).save(tmp_path / "x.png")
     (tmp_path / "x.svg").mkdir()
