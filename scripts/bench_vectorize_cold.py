@@ -41,7 +41,7 @@ def cold_runs(image: Path, runs: int) -> list[float]:
 def import_profile(image: Path, top: int = 8) -> tuple[float, list[tuple[float, str]], list[str]]:
     """(total self import ms, largest top-level imports (ms, name), heavy modules loaded)."""
     probe = ("import sys; from sketchkit.cli.app import main; code = main(sys.argv[1:]); "
-             "heavy = ('scipy', 'scipy.ndimage', 'skimage', 'torch', 'numpy.ma'); "
+             "heavy = ('scipy', 'scipy.ndimage', 'skimage', 'torch', 'numpy.ma', 'numba'); "
              "print('HEAVY=' + ','.join(m for m in heavy if m in sys.modules)); "
              "sys.exit(code)")
     with tempfile.TemporaryDirectory() as tmp:
