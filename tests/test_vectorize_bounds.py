@@ -204,8 +204,8 @@ def test_folder_mode_writes_every_other_file_and_names_the_failures(tmp_path, ca
 
 @pytest.mark.parametrize("jobs,quiet", [("1", True), ("2", False)])
 def test_folder_mode_switches_the_compiled_loops_on_from_enough_files(tmp_path, capsys, monkeypatch, jobs, quiet):
-    from sketchkit.cli import vectorize_cmd
     from sketchkit.geometry import compiled
+    from sketchkit.vectorize import folder
 
     if not compiled.available():
         pytest.skip("numba is not installed")
@@ -214,7 +214,7 @@ def test_folder_mode_switches_the_compiled_loops_on_from_enough_files(tmp_path, 
     quiet_flag = ["--quiet"] if quiet else []
     assert main(["vectorize", str(src), "-o", str(tmp_path / "numpy"), "--jobs", jobs, *quiet_flag]) == 0
     assert not compiled.active()  # 4 files: under COMPILED_FROM_FILES
-    monkeypatch.setattr(vectorize_cmd, "COMPILED_FROM_FILES", 4)
+    monkeypatch.setattr(folder, "COMPILED_FROM_FILES", 4)
     assert main(["vectorize", str(src), "-o", str(tmp_path / "compiled"), "--jobs", jobs, *quiet_flag]) == 0
     assert compiled.active()  # switched on in this process, before any worker forked
     assert "4/4" in capsys.readouterr().err
@@ -252,19 +252,19 @@ def test_a_dead_worker_fails_its_files_not_the_run():
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from sketchkit.cli.vectorize_cmd import _outcomes
+    from sketchkit.vectorize.folder import _outcomes
 
     f: Future = Future()
     f.set_exception(BrokenProcessPool("a child process terminated abruptly"))
     chunk = [(Path(f"in/{n}.png"), Path(f"out/{n}.svg"), "svg", {}, None) for n in ("x", "y")]
     results = _outcomes(f, chunk)
-    assert [r[0] for r in results] == ["x.png", "y.png"]
-    for (name, error, notes) in results:
-        assert name in error and "worker process failed" in error and notes == []
+    assert [r.name for r in results] == ["x.png", "y.png"]
+    for r in results:
+        assert r.name in r.error and "worker process failed" in r.error and r.warnings == []
 
 
 def test_folder_jobs_go_in_chunks_that_still_spread_over_the_workers():
-    from sketchkit.cli.vectorize_cmd import _chunks
+    from sketchkit.vectorize.folder import _chunks
 
     for n, jobs in ((1, 2), (5, 2), (31, 2), (1000, 2), (1000, 16), (3, 8)):
         work = list(range(n))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import itertools
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,190 +10,25 @@ import typer
 
 from sketchkit.errors import InputError
 
-FORMATS = ("svg", "json", "npz", "ndjson")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pbm", ".pgm", ".ppm")
-
-
-def _write(sketch, path: Path, fmt: str, svg: dict[str, Any], durable: bool = True) -> None:
-    """Write ``sketch`` atomically; ``durable=False`` (folder mode) skips the fsync (see ``write_atomic``)."""
-    from sketchkit._io import write_atomic
-    from sketchkit.vectorize import to_json, to_ndjson, to_npz_bytes, to_svg
-
-    if fmt == "svg":
-        data = to_svg(sketch, **svg)
-    elif fmt == "json":
-        data = to_json(sketch)
-    elif fmt == "npz":
-        data = to_npz_bytes(sketch)
-    else:
-        data = to_ndjson(sketch, word=path.stem)
-    write_atomic(path, data, durable=durable)
-
-
-def _cores() -> int:
-    """CPU cores this process may run on (its affinity set where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _vectorize_one(job: tuple[Path, Path, str, dict[str, Any], dict[str, Any]]) -> tuple[str, Optional[str], list[str]]:
-    """Folder mode, one file: vectorise and write. Never raises (one bad file or output must not
-    stop the others): returns ``(input name, error line or None, warning lines)``."""
-    import warnings
-
-    from sketchkit.vectorize import BlankImageWarning
-    from sketchkit.vectorize import vectorize as run
-
-    src, dst, ext, options, svg = job
-    notes: list[str] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BlankImageWarning)
-            sketch = run(src, **options)
-        notes = [_one_line(w.message) for w in caught]
-        _write(sketch, dst, ext, svg, durable=False)  # many outputs, each made again from its input
-    except InputError as exc:  # DataFormatError included: the message names the file
-        return src.name, _one_line(exc), notes
-    except OSError as exc:  # the output cannot be written (a folder in the way, no permission, disk full)
-        return src.name, _one_line(f"{dst}: cannot write the output ({exc.strerror or exc})"), notes
-    except MemoryError:
-        return src.name, f"{src}: out of memory", notes
-    except Exception as exc:  # a bug on one odd file: report it and go on with the others
-        return src.name, _one_line(f"{src}: unexpected {type(exc).__name__}: {exc}"), notes
-    return src.name, None, notes
-
-
-def _single_thread_blas() -> None:
-    """Use one BLAS thread in this process and the workers it forks.
-
-    The fit makes many small matrix products (the stroke model's layers); OpenBLAS's thread pool
-    spins on them, which made folder mode 2.5x slower beside one other busy process, and N
-    workers would each start N threads. Same as ``OPENBLAS_NUM_THREADS=1``, which numpy reads
-    only when it loads (before any command runs). An explicit ``OPENBLAS_NUM_THREADS`` or
-    ``OMP_NUM_THREADS`` is left alone; a no-op where ``/proc/self/maps`` does not exist.
-    """
-    import ctypes
-
-    if os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
-        return
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:
-        return
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "scipy_openblas_set_num_threads64_"):
-            setter = getattr(lib, name, None)
-            if setter is not None:
-                setter(1)
-
-
-def _keep_freed_memory() -> None:
-    """Let glibc's malloc reuse freed memory instead of returning it to the OS at once.
-
-    Each image allocates and frees many arrays of its size (a 256 px image: 0.5 MB in float64),
-    above glibc's mmap threshold, so every one was a fresh mmap whose pages the kernel zeroes on
-    first touch: ~1.7 ms of system time per image in folder mode, 12 % of the run. With the
-    threshold at 32 MB and freed memory kept up to 128 MB, they come from the heap again (the
-    same as ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``). Workers inherit it when
-    they fork. A no-op without glibc or where the variables are set.
-    """
-    import ctypes
-    import ctypes.util
-
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
-    mallopt(m_mmap_threshold, 32 << 20)
-    mallopt(m_trim_threshold, 128 << 20)
-
-
-# folder mode switches the compiled kernels on from this many files: loading them costs ~0.4 s,
-# repaid after ~40 images at ~10 ms saved per image (a first run on a machine also compiles them)
-COMPILED_FROM_FILES = 32
-
-
-def _warm_up(options: dict[str, Any], files: int, console: Any = None) -> None:
-    """Import the heavy modules, load the model and (for ``files >= COMPILED_FROM_FILES``) the
-    compiled kernels once, before worker processes fork; ``console``: show a spinner meanwhile."""
-    import contextlib
-
-    import sketchkit.geometry.morphology  # noqa: F401
-    import sketchkit.geometry.skeleton  # noqa: F401
-    from sketchkit.geometry import compiled
-    from sketchkit.vectorize.stroke_model import _resolve_model
-
-    _resolve_model(options.get("model"))
-    if files >= COMPILED_FROM_FILES:
-        status = (console.status("loading the compiled loops (numba; a first run on this machine compiles them, ~10 s)")
-                  if console is not None else contextlib.nullcontext())
-        with status:
-            compiled.enable()
-
-
-def _vectorize_chunk(chunk: list[tuple]) -> list[tuple[str, Optional[str], list[str]]]:
-    """:func:`_vectorize_one` on each job of ``chunk`` (one round trip to a worker for several files)."""
-    return [_vectorize_one(job) for job in chunk]
-
-
-def _outcomes(future: Any, chunk: list[tuple]) -> list[tuple[str, Optional[str], list[str]]]:
-    """A worker's results; a worker that died (killed, out of memory) fails its files, not the run."""
-    try:
-        return future.result()
-    except Exception as exc:  # BrokenProcessPool and the like
-        return [(job[0].name, _one_line(f"{job[0]}: the worker process failed ({type(exc).__name__}: {exc})"), [])
-                for job in chunk]
-
-
-def _chunks(work: list, jobs: int) -> list[list]:
-    """Consecutive chunks of up to 8 jobs, small enough that each worker gets ~16 of them (so
-    the last chunks still spread over the workers and the progress bar moves)."""
-    size = max(1, min(8, len(work) // (16 * jobs)))
-    return [work[i:i + size] for i in range(0, len(work), size)]
-
-
 def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, Any], svg: dict[str, Any],
-                jobs: int, quiet: bool) -> None:
-    import multiprocessing
+                jobs: int | None, quiet: bool) -> None:
+    """Folder mode: :func:`sketchkit.vectorize.folder.vectorize_files` with a progress bar, each
+    failure and warning on one line, and a summary line; exit 1 when any file failed."""
     import time
-    from concurrent.futures import ProcessPoolExecutor
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from sketchkit.vectorize.folder import cores, vectorize_files
+
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    work = [(f, out_dir / (f.stem + "." + ext), ext, options, svg) for f in files]
-    jobs = max(1, min(jobs, len(files)))
+    jobs = max(1, min(jobs or cores(), len(files)))
     start = time.perf_counter()
-    pool = None
-    _warm_up(options, len(files), None if quiet else console)
-    _single_thread_blas()
-    _keep_freed_memory()
-    results: Any = ([_vectorize_one(job)] for job in work)
-    if jobs > 1:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-        pool = ProcessPoolExecutor(jobs, mp_context=ctx)
-        # submitting forks the workers now, before the progress bar starts its thread
-        chunks = _chunks(work, jobs)
-        futures = [pool.submit(_vectorize_chunk, chunk) for chunk in chunks]
-        results = (_outcomes(f, chunk) for f, chunk in zip(futures, chunks))
+    # the generator loads the model and the compiled loops, then forks its workers, on first use:
+    # before the progress bar starts its thread
+    results = vectorize_files(files, out_dir, fmt=ext, options=options, svg=svg, jobs=jobs,
+                              loading=None if quiet else console.status)
+    first = next(results, [])
     progress = None
     if not quiet:
         progress = Progress(TextColumn("vectorize"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -202,20 +37,19 @@ def _run_folder(files: list[Path], out_dir: Path, ext: str, options: dict[str, A
         progress.start()
     failed: list[str] = []
     try:
-        for chunk_results in results:
-            for name, error, notes in chunk_results:
-                for note in notes:
+        for outcomes in itertools.chain([first], results):
+            for outcome in outcomes:
+                for note in outcome.warnings:
                     console.print(f"warning: {note}", markup=False)
-                if error is not None:
-                    failed.append(name)
-                    console.print(f"error: {error}", markup=False)
+                if outcome.error is not None:
+                    failed.append(outcome.name)
+                    console.print(f"error: {outcome.error}", markup=False)
             if progress is not None:
-                progress.advance(task, len(chunk_results))
+                progress.advance(task, len(outcomes))
     finally:
         if progress is not None:
             progress.stop()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        results.close()  # a Ctrl-C: cancel what has not started, wait for the workers
     seconds = time.perf_counter() - start
     n, ok = len(files), len(files) - len(failed)
     line = (f"vectorised {ok}/{n} images into {out_dir} in {seconds:.1f} s, {1000.0 * seconds / n:.0f} ms per image "
@@ -256,8 +90,11 @@ def vectorize(
     """
     import warnings
 
-    from sketchkit.vectorize import BlankImageWarning, validate_options
+    from sketchkit.vectorize import BlankImageWarning
     from sketchkit.vectorize import vectorize as run
+    from sketchkit.vectorize.folder import single_thread_blas
+
+    from sketchkit.vectorize.folder import FORMATS, image_files, write_sketch
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -280,14 +117,11 @@ def vectorize(
     if not input.exists():
         raise InputError(f"{input}: no such file or folder")
     if input.is_dir():
-        files = sorted(p for p in input.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InputError(f"{input}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        files = image_files(input)
         out_dir = output if output is not None else input.with_name(input.name + "_vectorized")
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
-        validate_options(**{k: v for k, v in options.items() if k != "model"})  # once, not per file
-        _run_folder(files, out_dir, fmt or "svg", options, svg, jobs or _cores(), quiet)
+        _run_folder(files, out_dir, fmt or "svg", options, svg, jobs, quiet)
         return
 
     if output is None:
@@ -295,14 +129,14 @@ def vectorize(
         output = input.with_suffix("." + ext)
     else:
         ext = fmt or (output.suffix.lower().lstrip(".") if output.suffix.lower().lstrip(".") in FORMATS else "svg")
-    _single_thread_blas()
+    single_thread_blas()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BlankImageWarning)
         sketch = run(input, **options)
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     try:
-        _write(sketch, output, ext, svg)
+        write_sketch(sketch, output, ext, svg)
     except OSError as exc:
         raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from None
 

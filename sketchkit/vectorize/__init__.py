@@ -60,8 +60,8 @@ The pipeline is deterministic (no random numbers; same input and options -> same
 hot loops compiled with numba (:mod:`sketchkit.geometry.compiled`: the curve fitter, distance
 transform, thinning, skeleton graph walk, sub-pixel centring, histogram, labelling): about 2.5x
 less time per 256 px drawing, for ~0.4-0.7 s of loading once (a first run on a machine also
-compiles, a few seconds). Folder mode (``sketchkit vectorize DIR``) switches them on from
-32 files; a single image stays in numpy. The results are the same, except where two candidate
+compiles, a few seconds). Folder mode (``sketchkit vectorize DIR``, :func:`vectorize_files`)
+switches them on from 32 files; a single image stays in numpy. The results are the same, except where two candidate
 fits tie to rounding (a closed loop's projection on a symmetric curve): ~1 % of Quick, Draw!
 drawings then keep another, equally close curve for one piece.
 
@@ -78,6 +78,8 @@ Modules (this package re-exports the public names):
 * :mod:`~sketchkit.vectorize.pipeline`: :func:`vectorize`, the whole pipeline.
 * :mod:`~sketchkit.vectorize.export`: :func:`to_svg`, :func:`to_json`, :func:`to_npz_bytes`,
   :func:`to_ndjson`, :func:`as_sketch`.
+* :mod:`~sketchkit.vectorize.folder`: :func:`vectorize_files` (many files on every core, what
+  folder mode runs), :func:`image_files`, :class:`FileOutcome`.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ from __future__ import annotations
 from sketchkit._io import write_atomic
 from sketchkit.geometry.compiled import enable as use_compiled_kernels
 from sketchkit.vectorize.export import as_sketch, to_json, to_ndjson, to_npz_bytes, to_svg
+from sketchkit.vectorize.folder import FileOutcome, image_files, vectorize_files
 from sketchkit.vectorize.loading import DEFAULT_MAX_PIXELS, DEFAULT_WORK_PIXELS, BlankImageWarning, load_image
 from sketchkit.vectorize.options import (
     DEFAULT_MAX_COMPONENTS,
@@ -116,4 +119,7 @@ __all__ = [
     "DEFAULT_MAX_SKELETON_PIXELS",
     "validate_options",
     "use_compiled_kernels",
+    "vectorize_files",
+    "image_files",
+    "FileOutcome",
 ]
