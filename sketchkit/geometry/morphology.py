@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sketchkit.geometry import compiled
+
 __all__ = ["otsu_threshold", "label_components", "distance_to_background", "skeletonize", "neighbour_count",
            "sample_bilinear", "median"]
 
@@ -33,13 +35,11 @@ def median(values: np.ndarray) -> float:
     Returns:
         The middle value, or the mean of the two middle values for an even count.
     """
-    from sketchkit.geometry import compiled
-
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
     n = flat.size
     if n == 0:
         raise ValueError("values: expected a non-empty array, got size 0")
-    if compiled.active() and n > 64:
+    if compiled.active():
         return compiled.median(flat)
     k = n // 2
     if n == 1:
@@ -69,8 +69,6 @@ def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
         raise ValueError("values: expected a non-empty array, got size 0")
     if np.all(flat == flat[0]):
         return float(flat[0])
-    from sketchkit.geometry import compiled
-
     counts, edges = compiled.histogram(flat, nbins) if compiled.active() else np.histogram(flat, bins=nbins)
     counts = counts.astype(np.float32)
     centres = (edges[:-1] + edges[1:]) / 2.0
@@ -110,8 +108,6 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     Returns:
         ``(labels, n)``: ``(H, W)`` int32 labels and the number of components.
     """
-    from sketchkit.geometry import compiled
-
     mask = _check_mask(mask)
     if compiled.active():
         return compiled.label(mask)
@@ -166,8 +162,6 @@ def distance_to_background(mask: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W)`` float64, 0 on background.
     """
-    from sketchkit.geometry import compiled
-
     mask = _check_mask(mask)
     h, w = mask.shape
     if mask.size == 0:
@@ -334,8 +328,6 @@ def skeletonize(mask: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W)`` bool skeleton, a subset of ``mask``.
     """
-    from sketchkit.geometry import compiled
-
     mask = _check_mask(mask)
     h, w = mask.shape
     flat, stride = _padded_flat(mask)

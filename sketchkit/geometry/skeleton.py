@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sketchkit.geometry import compiled
 from sketchkit.geometry.morphology import median
 
 SPUR_REACH = 0.25  # local spur rule: ink reach beyond the junction disc, in junction radii
@@ -214,8 +215,6 @@ def _build_graph(skel: np.ndarray):
     chains (one list lookup each; compiled where :mod:`sketchkit.geometry.compiled` is enabled),
     the links come from :func:`_links`.
     """
-    from sketchkit.geometry import compiled
-
     coords, nbr = _links(skel)
     n_pix = coords.shape[0]
     count = (nbr >= 0).sum(axis=1)
@@ -505,8 +504,6 @@ def _simplify(edges: list[_Edge], centres: list[np.ndarray], width: float, spur_
 
 def _direction(pts: np.ndarray, skip: float, reach: float) -> np.ndarray:
     """Unit direction leaving ``pts[0]``, measured between arc lengths ``skip`` and ``skip + reach``."""
-    from sketchkit.geometry import compiled
-
     if compiled.active():
         return compiled.direction(pts, skip, reach)
     seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)

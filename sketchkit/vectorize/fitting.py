@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sketchkit.geometry import compiled
 from sketchkit.geometry.bezier import bernstein_basis, chord_length_parameters
 from sketchkit.vectorize.stroke_model import _model_starts
 
@@ -263,7 +264,6 @@ def _fit_pieces_batched(pieces: list[np.ndarray], opts: _FitOptions, model: Any,
     The fits run compiled where :mod:`sketchkit.geometry.compiled` is enabled (folder mode),
     else in numpy: the same curves up to rounding.
     """
-    from sketchkit.geometry import compiled
     from sketchkit.geometry.bezier_batch import fit_runs
 
     if compiled.active():

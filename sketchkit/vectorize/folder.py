@@ -156,8 +156,8 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 128 << 20)
 
 
-# folder mode switches the compiled kernels on from this many files: loading them costs ~0.4 s,
-# repaid after ~40 images at ~10 ms saved per image (a first run on a machine also compiles them)
+# folder mode switches the compiled kernels on from this many files: loading them costs 0.5-0.7 s,
+# repaid after ~40-60 images at ~15 ms saved per image (a first run on a machine also compiles them)
 COMPILED_FROM_FILES = 32
 
 
@@ -220,6 +220,11 @@ def vectorize_files(files: Sequence[Path], out_dir: Path, *, fmt: str = "svg", o
         chunk of files, as each finishes), so a caller can show progress. The options are
         checked at once (``InputError``); the work starts on the first ``next`` and ends when
         the iterator is exhausted or closed (closing cancels the files not yet started).
+
+    For this process as a whole (the workers fork from it), the run leaves the compiled loops
+    switched on from :data:`COMPILED_FROM_FILES` files
+    (:func:`~sketchkit.vectorize.use_compiled_kernels`), one BLAS thread, and glibc's malloc
+    keeping freed memory for reuse.
     """
     from sketchkit.vectorize.options import validate_options
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sketchkit.geometry import compiled
+
 
 END_EXTENSION = 0.3  # of the width: how far a thin line's skeleton stops short of its true end
 
@@ -144,7 +146,6 @@ def _centre(pts: np.ndarray, ink: np.ndarray, width: float, max_shift: float = 0
     Returns:
         ``(n, 2)`` moved points.
     """
-    from sketchkit.geometry import compiled
     from sketchkit.geometry.morphology import sample_bilinear
 
     n = pts.shape[0]
