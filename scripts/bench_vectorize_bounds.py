@@ -14,7 +14,7 @@ killed and reported as such.
 
 Usage::
 
-    python scripts/bench_vectorize_bounds.py [--timeout 120] [--json out.json] [--only noise_256 ...]
+    python scripts/bench_vectorize_bounds.py [--timeout 120] [--json out.json] [--only noise_256 ...] [--compiled]
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ import json, resource, sys, time, warnings
 import sketchkit  # noqa: F401
 from sketchkit.errors import InputError
 V = sys.modules["sketchkit.vectorize"]
+if sys.argv[3] == "compiled":  # loaded before the clock starts, as folder mode loads it before its workers
+    from sketchkit.geometry import compiled
+    assert compiled.enable(), "numba is not available"
 t = time.perf_counter()
 try:
     with warnings.catch_warnings():
@@ -115,6 +118,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120.0, help="kill a case after this many seconds")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--only", nargs="*", default=None, help="run only these cases")
+    ap.add_argument("--compiled", action="store_true", help="with the numba-compiled loops, as folder mode runs")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_vectorize_bounds_"))
     cases = make_cases(tmp)
@@ -126,7 +130,8 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         try:
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(kw)], capture_output=True, text=True,
+            out = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(kw),
+                                  "compiled" if args.compiled else "numpy"], capture_output=True, text=True,
                                  timeout=args.timeout, cwd=tmp)
             if out.returncode != 0:
                 row = {"seconds": None, "peak_rss_mb": None, "result": "crashed: " + out.stderr.strip()[-300:]}
