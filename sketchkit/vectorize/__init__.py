@@ -59,11 +59,11 @@ The pipeline is deterministic (no random numbers; same input and options -> same
 **Many images in one process**: :func:`use_compiled_kernels` switches this process to the
 hot loops compiled with numba (:mod:`sketchkit.geometry.compiled`: the curve fitter, distance
 transform, thinning, skeleton graph walk, sub-pixel centring, histogram, labelling): about 2.5x
-less time per 256 px drawing, for ~0.4-0.7 s of loading once (a first run on a machine also
+less time per 256 px drawing, for ~0.5-0.7 s of loading once (a first run on a machine also
 compiles, a few seconds). Folder mode (``sketchkit vectorize DIR``, :func:`vectorize_files`)
-switches them on from 32 files; a single image stays in numpy. The results are the same, except where two candidate
-fits tie to rounding (a closed loop's projection on a symmetric curve): ~1 % of Quick, Draw!
-drawings then keep another, equally close curve for one piece.
+switches them on from 32 files; a single image stays in numpy. The results are the same,
+except where two candidate fits tie to rounding (a closed loop's projection on a symmetric
+curve): ~1.5 % of Quick, Draw! drawings then keep another, equally close curve for one piece.
 
 Modules (this package re-exports the public names):
 
