@@ -450,8 +450,9 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         done = torch.zeros(B, dtype=torch.bool)
         on_paper = overdraw.DrawnInk(B) if max_overdraw is not None else None
         if on_paper is not None and n_prefix:
+            prefix_continues = self._continues(prefix)
             for k in range(n_prefix):
-                on_paper.add(prefix[:, k], self._continues(prefix)[:, k], done, self._token_points)
+                on_paper.add(prefix[:, k], prefix_continues[:, k], done, self._token_points)
         for _ in range(max(0, limit - n_prefix)):
             flag = z.new_full((B, 1), 1.0 if first else 0.0)
             parts = [prev, flag]
@@ -562,8 +563,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
         if component_temperature is not None and not 0.0 < component_temperature < float("inf"):
             raise ValueError(f"component_temperature: expected a finite number > 0, got {component_temperature!r}")
         self._check_best_of(best_of)
-        if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
-            raise ValueError(f"max_overdraw: expected a number in [0, 1] or None, got {max_overdraw!r}")
+        overdraw.check_max_share(max_overdraw)
         classes = self._sample_classes(n, label, generator)
         z = torch.zeros(n, 0)
         if self.config.latent_dim:
@@ -720,8 +720,7 @@ class BezierSketchModel(StrokeEmbedder, CurveTokens, conditioning.ClassCondition
             raise ValueError(f"n must be >= 1, got {n}")
         if partial.num_strokes == 0:
             raise ValueError("complete: the partial sketch has no strokes")
-        if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
-            raise ValueError(f"max_overdraw: expected a number in [0, 1] or None, got {max_overdraw!r}")
+        overdraw.check_max_share(max_overdraw)
         toks = self._sketch_tokens([partial])[0]
         prefix = torch.from_numpy(toks)[None].repeat(n, 1, 1).to(self.device)
         if use_encoder:

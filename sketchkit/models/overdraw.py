@@ -14,7 +14,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["DrawnInk", "redraw_over_ink"]
+__all__ = ["DrawnInk", "redraw_over_ink", "check_max_share"]
+
+
+def check_max_share(max_overdraw: float | None) -> None:
+    """``ValueError`` unless ``max_overdraw`` is ``None`` (off) or a share in ``[0, 1]``."""
+    if max_overdraw is not None and not 0.0 <= max_overdraw <= 1.0:
+        raise ValueError(f"max_overdraw: expected a number in [0, 1] or None, got {max_overdraw!r}")
 
 
 class DrawnInk:

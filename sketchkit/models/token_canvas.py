@@ -44,8 +44,11 @@ class TokenCurves:
 
     def points(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens ``(..., >= 2 * degree + 2)`` -> points ``(..., samples, 2)`` on each curve (unit box)."""
-        cp = self.control_points(tokens)
-        return self._basis.to(cp) @ cp
+        return self.points_of(self.control_points(tokens))
+
+    def points_of(self, control_points: torch.Tensor) -> torch.Tensor:
+        """Control points ``(..., degree + 1, 2)`` -> points ``(..., samples, 2)`` on each curve."""
+        return self._basis.to(control_points) @ control_points
 
 
 class CanvasFeatures:
@@ -77,7 +80,7 @@ class CanvasFeatures:
     def ink(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per token: point counts per grid cell ``(..., grid * grid)`` and its end point ``(..., 2)``."""
         cp = self.curves.control_points(tokens)
-        pts = self.curves._basis.to(cp) @ cp  # (..., samples, 2)
+        pts = self.curves.points_of(cp)  # (..., samples, 2)
         cell = ((pts.clamp(-1.0, 1.0 - 1e-6) + 1.0) * (self.grid / 2.0)).long()  # (..., samples, 2)
         index = cell[..., 1] * self.grid + cell[..., 0]  # row-major, y down
         counts = torch.zeros(*index.shape[:-1], self.grid * self.grid, dtype=cp.dtype, device=cp.device)
