@@ -408,6 +408,22 @@ def _monotone(t: np.ndarray, runs: Runs) -> np.ndarray:
     return t
 
 
+def _fit_inputs(pts, lengths, degrees, width: int | None, return_dist: bool):
+    """:func:`fit_runs`' arguments checked and normalised: ``(pts, runs, degrees, width, empty)``,
+    ``empty`` being the whole answer when there are no items (else ``None``). Shared with the
+    compiled fitter (:func:`sketchkit.geometry.compiled.fit_runs`)."""
+    pts = np.ascontiguousarray(pts, dtype=np.float64)
+    runs = Runs.from_lengths(lengths)
+    degrees = np.asarray(degrees, dtype=np.int64)
+    if degrees.size == 0:
+        w = width or 2
+        empty = (np.zeros((0, w, 2)), np.zeros(0), np.zeros(0))
+        return pts, runs, degrees, w, ((*empty, np.zeros(runs.rows)) if return_dist else empty)
+    if degrees.min() < 1:
+        raise ValueError(f"degrees: expected >= 1, got {int(degrees.min())}")
+    return pts, runs, degrees, int(degrees.max()) + 1 if width is None else int(width), None
+
+
 def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = None,
              use_init: np.ndarray | None = None, refine: int = 4, hopeless: float = math.inf,
              width: int | None = None, err_cap=math.inf, return_dist: bool = False):
@@ -443,17 +459,10 @@ def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = Non
         hopeless item: its start's largest point distance, and ``rms`` the same), ``rms`` the
         RMS point-to-curve distance.
     """
-    pts = np.ascontiguousarray(pts, dtype=np.float64)
-    runs = Runs.from_lengths(lengths)
-    degrees = np.asarray(degrees, dtype=np.int64)
+    pts, runs, degrees, width, empty = _fit_inputs(pts, lengths, degrees, width, return_dist)
+    if empty is not None:
+        return empty
     n_items = degrees.size
-    if n_items == 0:
-        w = width or 2
-        empty = (np.zeros((0, w, 2)), np.zeros(0), np.zeros(0))
-        return (*empty, np.zeros(runs.rows)) if return_dist else empty
-    if degrees.min() < 1:
-        raise ValueError(f"degrees: expected >= 1, got {int(degrees.min())}")
-    width = int(degrees.max()) + 1 if width is None else int(width)
     every = _Items(pts, runs, degrees, width)
     use = np.zeros(n_items, dtype=bool) if init is None or use_init is None else np.asarray(use_init, dtype=bool)
     ctrl = np.zeros((n_items, width, 2))  # lines: the pinned chord, the same from any parameters

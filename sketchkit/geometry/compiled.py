@@ -96,32 +96,22 @@ def fit_runs(pts: np.ndarray, lengths, degrees, *, init: np.ndarray | None = Non
              width: int | None = None, err_cap=math.inf, return_dist: bool = False):
     """Same arguments and results as :func:`sketchkit.geometry.bezier_batch.fit_runs` (loads the
     kernels if needed; ``RuntimeError`` without numba)."""
-    from sketchkit.geometry.bezier_batch import REFINE_NEWTON_STEPS, _binomial_table, _to_power
+    from sketchkit.geometry.bezier_batch import REFINE_NEWTON_STEPS, _binomial_table, _fit_inputs, _to_power
 
     kernel = _need("bezier").fit_runs
-    pts = np.ascontiguousarray(pts, dtype=np.float64)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    degrees = np.asarray(degrees, dtype=np.int64)
-    if lengths.ndim != 1 or (lengths.size and lengths.min() < 2):
-        raise ValueError(f"lengths: expected a 1-D array of run lengths >= 2, got {lengths!r}")
+    pts, runs, degrees, width, empty = _fit_inputs(pts, lengths, degrees, width, return_dist)
+    if empty is not None:
+        return empty
     n_items = degrees.size
-    if n_items == 0:
-        w = width or 2
-        empty = (np.zeros((0, w, 2)), np.zeros(0), np.zeros(0))
-        return (*empty, np.zeros(pts.shape[0])) if return_dist else empty
-    if degrees.min() < 1:
-        raise ValueError(f"degrees: expected >= 1, got {int(degrees.min())}")
-    width = int(degrees.max()) + 1 if width is None else int(width)
     use = np.zeros(n_items, dtype=np.bool_)
     start_ctrl = np.zeros((n_items, width, 2))
     if init is not None and use_init is not None:
         use = np.ascontiguousarray(use_init, dtype=np.bool_)
         start_ctrl = np.ascontiguousarray(init, dtype=np.float64)
     cap = np.ascontiguousarray(np.broadcast_to(np.asarray(err_cap, dtype=np.float64), (n_items,)))
-    start = np.zeros(n_items, dtype=np.int64)
-    start[1:] = np.cumsum(lengths)[:-1]
-    ctrl, err, rms, dist = kernel(pts, start, lengths, degrees, start_ctrl, use, int(refine), float(hopeless), cap,
-                                  _binomial_table(width - 1), _to_power(width - 1), REFINE_NEWTON_STEPS)
+    ctrl, err, rms, dist = kernel(pts, runs.start, runs.lengths, degrees, start_ctrl, use, int(refine),
+                                  float(hopeless), cap, _binomial_table(width - 1), _to_power(width - 1),
+                                  REFINE_NEWTON_STEPS)
     return (ctrl, err, rms, dist) if return_dist else (ctrl, err, rms)
 
 

@@ -189,8 +189,8 @@ def _outcomes(future: Any, chunk: list[tuple]) -> list[FileOutcome]:
     try:
         return future.result()
     except Exception as exc:  # BrokenProcessPool and the like
-        return [FileOutcome(job[0].name, _one_line(f"{job[0]}: the worker process failed ({type(exc).__name__}: {exc})"), [])
-                for job in chunk]
+        why = f"the worker process failed ({type(exc).__name__}: {exc})"
+        return [FileOutcome(job[0].name, _one_line(f"{job[0]}: {why}"), []) for job in chunk]
 
 
 def _chunks(work: list, jobs: int) -> list[list]:
